@@ -1,0 +1,103 @@
+"""Tasks: an architecture, an input offset and a data set with train / valid / test splits.
+
+Data are loaded once per process (and per data directory) and shared by every env and evaluator
+in it, so vectorised envs in one process do not hold copies.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aann_env.architecture import CAR, MNIST, Architecture
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a task's data: uint8 pixel codes (N, H, W) or (N, C, H, W) and int64 labels."""
+
+    pixels: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def subset(self, n: int | None) -> Split:
+        """A deterministic subset of ``n`` samples (all if None or n >= len).
+
+        The subset is the first ``n`` entries of a fixed permutation (seed 0), sorted, so it is
+        the same on every machine and nested: a smaller subset lies inside a larger one.
+        """
+        if n is None or n >= len(self):
+            return self
+        if n <= 0:
+            raise ValueError(f"subset size must be positive, got {n}")
+        order = np.sort(np.random.default_rng(0).permutation(len(self))[:n])
+        return Split(self.pixels[order], self.labels[order])
+
+
+@dataclass(frozen=True)
+class Task:
+    """A search task.
+
+    Attributes:
+        name: Registry name (``"mnist"``, ``"car"``).
+        arch: The network architecture.
+        offset: Dyadic input offset: the network sees ``pixels/256 - offset``.
+        loader: Returns the splits given an optional data directory.
+    """
+
+    name: str
+    arch: Architecture
+    offset: float
+    loader: Callable[[str | None], dict[str, Split]]
+
+    def splits(self, data_dir: str | os.PathLike[str] | None = None) -> dict[str, Split]:
+        """The task's train / valid / test splits, loaded once per process."""
+        return _load_splits(self.name, None if data_dir is None else str(Path(data_dir)))
+
+    def split(self, name: str, data_dir: str | os.PathLike[str] | None = None) -> Split:
+        if name not in SPLITS:
+            raise KeyError(f"unknown split {name!r}; splits are {SPLITS}")
+        return self.splits(data_dir)[name]
+
+
+def _mnist_loader(data_dir: str | None) -> dict[str, Split]:
+    from aann_env.mnist import load_mnist
+
+    data = load_mnist(data_dir=data_dir)
+    return {
+        "train": Split(data.train_x, data.train_y),
+        "valid": Split(data.valid_x, data.valid_y),
+        "test": Split(data.test_x, data.test_y),
+    }
+
+
+def _car_loader(data_dir: str | None) -> dict[str, Split]:
+    raise NotImplementedError("the car-racing imitation data set is not available yet (issue 7)")
+
+
+TASKS: dict[str, Task] = {
+    "mnist": Task("mnist", MNIST, 0.0, _mnist_loader),
+    "car": Task("car", CAR, 0.0, _car_loader),
+}
+
+
+def get_task(name: str) -> Task:
+    """Look up a task by name, with a clear error for unknown names."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise KeyError(f"unknown task {name!r}; known tasks: {sorted(TASKS)}") from None
+
+
+@functools.lru_cache(maxsize=4)
+def _load_splits(task_name: str, data_dir: str | None) -> dict[str, Split]:
+    return TASKS[task_name].loader(data_dir)
