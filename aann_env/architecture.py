@@ -135,15 +135,23 @@ class Architecture:
         The input is ``k/256 - offset``; after a layer with scale ``2**-s`` and HardTanh the values
         are multiples of ``2**-(frac + s)`` bounded by 1.
         """
-        frac = max(8, _fraction_bits(offset))
+        fracs = self.fraction_bits(scales, offset)
         bound = max(255 / 256 - offset, offset, 255 / 256)
         bits: dict[str, int] = {}
         for spec in self.layers:
             largest = spec.fan_in * bound
-            bits[spec.name] = max(0, math.ceil(math.log2(largest))) + frac
-            frac += -int(math.log2(scales[spec.name]))
+            bits[spec.name] = max(0, math.ceil(math.log2(largest))) + fracs[spec.name]
             bound = 1.0
         return bits
+
+    def fraction_bits(self, scales: dict[str, float], offset: float) -> dict[str, int]:
+        """Each layer's input is a multiple of ``2**-bits``; so is its pre-activation."""
+        frac = max(8, _fraction_bits(offset))
+        out: dict[str, int] = {}
+        for spec in self.layers:
+            out[spec.name] = frac
+            frac += -int(math.log2(scales[spec.name]))
+        return out
 
     def check_scales(self, scales: dict[str, float], offset: float) -> None:
         """Raise ValueError unless the scales are powers of two that keep every sum exact."""

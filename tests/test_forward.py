@@ -68,7 +68,7 @@ def test_loss_matches_torch_cross_entropy_and_lies_on_the_grid():
     labels = torch.randint(0, 10, (64,))
     ours = per_sample_loss(logits, labels)
     ref = F.cross_entropy(logits.double(), labels, reduction="none")
-    assert torch.allclose(ours, ref, atol=1 / LOSS_GRID)
+    assert torch.allclose(ours, ref, atol=2e-3)
     assert torch.equal(torch.round(ours * LOSS_GRID), ours * LOSS_GRID)
 
 
