@@ -231,12 +231,17 @@ class IncrementalEvaluator:
                 self._set_input(m + 1, a, n0, n1)
 
     def _refresh_scores(self) -> None:
-        """Current accuracy and loss, and the per-sample tables the output-layer path reuses."""
+        """Current accuracy and loss; the output-layer tables are rebuilt when next needed."""
         with torch.inference_mode():
             logits = self._z[-1] * self._scales[-1]  # (C, N)
-            self._n_correct = int(correct(logits, self.labels, class_dim=-2).sum())
-            self._loss_sum = float(per_sample_loss(logits, self.labels, class_dim=-2).sum())
-            self._build_output_tables(logits.to(torch.float64))
+            self._n_correct, self._loss_sum = self._row_scores(logits, 0, self.n)
+        self._tables_ready = False
+
+    def _ensure_tables(self) -> None:
+        if not self._tables_ready:
+            with torch.inference_mode():
+                self._build_output_tables((self._z[-1] * self._scales[-1]).to(torch.float64))
+            self._tables_ready = True
 
     def _build_output_tables(self, lg: torch.Tensor) -> None:
         """Per-sample tables for scoring output-layer swaps from two changed logits.
@@ -356,6 +361,7 @@ class IncrementalEvaluator:
         """(n_correct, loss_sum) of K swaps from the fused kernels."""
         from aann_env import kernels
 
+        self._ensure_tables()
         k = len(swaps)
         loss_out = np.zeros(k)
         correct_out = np.zeros(k, dtype=np.int64)
@@ -497,6 +503,7 @@ class IncrementalEvaluator:
         exact term sum with the two changed terms; samples whose shift moves (rare) are
         recomputed in full with :func:`per_sample_loss`.
         """
+        self._ensure_tables()
         o1, o2, new1, new2, same = self._output_layer_columns(swaps, n0, n1)
         n_classes = self._z[-1].shape[0]
         scale = self._scales[-1]

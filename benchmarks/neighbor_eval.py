@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import queue as queue_module
 import resource
 import sys
 import time
@@ -109,12 +110,23 @@ def _measure_incremental(cfg: Config, layer: str, count: int, queue: mp.Queue) -
     queue.put((count / elapsed, _peak_rss_mib(), count))
 
 
-def _in_child(target, *args) -> tuple:
+def _in_child(target, *args, timeout: float = 3600.0) -> tuple:
+    """Run one measurement in a fresh process and return what it reports."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
-    result = queue.get()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except queue_module.Empty:
+            if not proc.is_alive() or time.monotonic() > deadline:
+                proc.terminate()
+                raise RuntimeError(
+                    f"measurement {target.__name__} failed (exit code {proc.exitcode}); see its traceback above"
+                ) from None
     proc.join()
     return result
 
