@@ -1,9 +1,14 @@
 """The ``aann`` command line.
 
-``aann walk`` takes a random bit-swap walk from a random p-sparse network, printing accuracy per
-step; ``aann eval PATH`` evaluates a saved network. Every error that aann raises on purpose is
-printed as one line on stderr with exit status 2 (no traceback), so scripts can tell bad input
-from bugs.
+- ``aann search``: run (or ``--resume``) a search agent; the run directory gets the history, the
+  best and current networks, checkpoints and plots.
+- ``aann eval PATH``: evaluate a saved network on the validation and test splits.
+- ``aann plot RUN...``: accuracy against evaluations and time for several runs, and each run's
+  climbing curve coloured by layer.
+- ``aann walk``: a random bit-swap walk from a random p-sparse network.
+
+Every error that aann raises on purpose is printed as one line on stderr with exit status 2 (no
+traceback), so scripts can tell bad input from bugs.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -96,12 +102,263 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _neighborhood(text: str) -> int | dict[str, int]:
+    """``64`` or ``fc=256,2.0=32,1.0=8``."""
+    try:
+        if "=" not in text:
+            return _positive_int(text)
+        out = {}
+        for part in text.split(","):
+            name, value = part.split("=")
+            out[name.strip()] = _positive_int(value)
+        return out
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or LAYER=SIZE pairs such as fc=256,2.0=32,1.0=8, got {text!r}"
+        ) from None
+
+
+def _weights(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers such as 0,1,3, got {text!r}"
+        ) from None
+    if any(v < 0 for v in values) or sum(values) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"layer weights must be non-negative and not all zero, got {text!r}"
+        )
+    return values
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+DEFAULT_NEIGHBORHOOD = "fc=256,2.0=32,1.0=8"
+AGENT_OPTIONS = {
+    "sense": ("neighborhood_size", "schedule", "block", "layer_weights", "criterion", "accept"),
+    "random": ("batch", "layer_weights"),
+    "annealing": ("t_start", "t_end", "energy", "batch", "layer_weights"),
+}
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Run or resume a search; report where the best network and the plots went."""
+    from aann_env.plots import plot_all
+    from agents.runner import SearchConfig, SearchRun
+
+    if args.resume and not _budget_given(args):
+        run = SearchRun(args.out, None, resume=True)  # everything as stored in the run
+    else:
+        agent_kwargs = {
+            k: getattr(args, k) for k in AGENT_OPTIONS[args.agent] if getattr(args, k) is not None
+        }
+        if args.agent == "sense":
+            agent_kwargs.setdefault("neighborhood_size", _neighborhood(DEFAULT_NEIGHBORHOOD))
+        try:
+            config = SearchConfig(
+                task=args.task,
+                agent=args.agent,
+                sparsity=args.sparsity,
+                init=args.init,
+                seed=args.seed,
+                budget_evals=args.budget_evals,
+                budget_seconds=args.budget_seconds,
+                eval_size=args.eval_size,
+                device=args.device,
+                data_dir=args.data_dir,
+                agent_kwargs=agent_kwargs,
+                checkpoint_seconds=args.checkpoint_seconds,
+                checkpoint_steps=args.checkpoint_steps,
+            )
+        except ValueError as exc:
+            print(f"aann search: error: {exc}", file=sys.stderr)
+            return 2
+        if args.init != "random" and not Path(args.init).is_file():
+            print(
+                f"aann search: error: --init {args.init!r} is neither 'random' nor a network file",
+                file=sys.stderr,
+            )
+            return 2
+        run = SearchRun(args.out, config, resume=args.resume)
+    summary = run.run(progress=not args.no_progress)
+    print(
+        f"{summary['agent']}: {summary['steps']} steps, {summary['evals']} evaluations in "
+        f"{summary['wall_time']:.0f} s; validation accuracy {summary['val_accuracy']:.4f}, "
+        f"test accuracy {summary['test_accuracy']:.4f}; best network (validation "
+        f"{summary['best_val_accuracy']:.4f}, test {summary['best_test_accuracy']:.4f}) in {summary['best_path']}"
+    )
+    if not args.no_plot:
+        paths = plot_all(args.out)
+        print("plots: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _budget_given(args: argparse.Namespace) -> bool:
+    return args.budget_evals is not None or args.budget_seconds is not None
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Plot one or more runs."""
+    from aann_env.plots import plot_climb, plot_runs
+
+    for run in args.runs:
+        if not Path(run, "history.csv").is_file():
+            print(
+                f"aann plot: error: {run} is not a run directory (no history.csv)", file=sys.stderr
+            )
+            return 2
+    out = Path(args.out)
+    paths = [plot_runs(args.runs, out / "accuracy.png")]
+    for run in args.runs:
+        paths.append(plot_climb(run, out / f"climb-{Path(run).name}.png"))
+    print("plots: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aann",
         description="Search for sparse ternary networks (Architecture Agnostic Neural Networks).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "search",
+        help="run or resume a search agent",
+        description="Search a family of sparse ternary networks. Budgets count neighbour "
+        "evaluations and wall time; the run directory (--out) gets the history, the best and "
+        "current networks, checkpoints and plots, and --resume continues a killed run exactly.",
+    )
+    _add_data_args(p)
+    p.add_argument(
+        "--agent",
+        choices=sorted(AGENT_OPTIONS),
+        default="sense",
+        help="search agent (default: sense)",
+    )
+    p.add_argument(
+        "--sparsity", type=_sparsity, default=0.8, help="sparsity of a random start (default 0.8)"
+    )
+    p.add_argument(
+        "--init", default="random", help="'random' (default) or a saved network to start from"
+    )
+    p.add_argument(
+        "--budget-evals",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="stop after N evaluations",
+    )
+    p.add_argument(
+        "--budget-seconds",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="stop after S seconds",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", required=True, help="the run directory")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+    )
+    p.add_argument(
+        "--eval-size",
+        type=_positive_int,
+        default=10_000,
+        help="validation images to score on (default 10000)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    g = p.add_argument_group("SENSE")
+    g.add_argument(
+        "--neighborhood-size",
+        type=_neighborhood,
+        default=None,
+        metavar="K",
+        help=f"swaps per neighbourhood: a number or LAYER=K pairs (default {DEFAULT_NEIGHBORHOOD})",
+    )
+    g.add_argument(
+        "--schedule",
+        choices=["alternate", "fc", "random-block", "uniform", "adaptive"],
+        default=None,
+        help="layer schedule (default alternate): alternate = Fig. 6, fc = Fig. 7, "
+        "random-block = Fig. 8, uniform, adaptive (most accuracy gained per unit of cost)",
+    )
+    g.add_argument(
+        "--block",
+        type=_positive_int,
+        default=None,
+        help="neighbourhoods per layer visit (default 3)",
+    )
+    g.add_argument(
+        "--criterion",
+        choices=["accuracy", "loss"],
+        default=None,
+        help="rank neighbours by (default accuracy)",
+    )
+    g.add_argument(
+        "--accept",
+        choices=["no_worse", "better", "always"],
+        default=None,
+        help="commit rule (default no_worse)",
+    )
+    g = p.add_argument_group("random search and simulated annealing")
+    g.add_argument(
+        "--batch",
+        type=_positive_int,
+        default=None,
+        help="random swaps scored per step (default 16)",
+    )
+    g.add_argument(
+        "--t-start",
+        type=_positive_float,
+        default=None,
+        help="annealing: initial temperature (default 2e-3)",
+    )
+    g.add_argument(
+        "--t-end",
+        type=_positive_float,
+        default=None,
+        help="annealing: final temperature (default 1e-5)",
+    )
+    g.add_argument(
+        "--energy", choices=["loss", "error"], default=None, help="annealing: energy (default loss)"
+    )
+    p.add_argument(
+        "--layer-weights",
+        type=_weights,
+        default=None,
+        metavar="W",
+        help="odds of each layer, e.g. 0,1,3 (SENSE uniform schedule, random search, annealing)",
+    )
+    p.add_argument(
+        "--checkpoint-seconds",
+        type=_positive_float,
+        default=60.0,
+        help="checkpoint at least this often (default 60)",
+    )
+    p.add_argument(
+        "--checkpoint-steps",
+        type=_positive_int,
+        default=None,
+        help="also checkpoint every this many steps",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-plot", action="store_true", help="do not write plots at the end")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("plot", help="plot search runs")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories")
+    p.add_argument("--out", default="plots", help="folder for the PNGs (default ./plots)")
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("walk", help="random bit-swap walk from a random p-sparse network")
     _add_data_args(p)

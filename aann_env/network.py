@@ -47,29 +47,37 @@ def zeros_per_layer(size: int, sparsity: float) -> int:
 
 @dataclass
 class _LayerIndex:
-    """Positions of the nonzero and zero weights of one layer, kept in step with every swap.
+    """Sorted flat indices of the nonzero and of the zero weights of one layer.
 
-    ``pos[i]`` is where flat index ``i`` sits inside ``nonzero`` (if the weight is nonzero) or
-    ``zero`` (if it is zero), so a swap updates both lists in O(1).
+    Kept sorted through every swap, so that which swap a generator draws depends only on the
+    weights and the generator, not on the path that led to them (a network loaded from a file
+    samples exactly like the one that was saved).
     """
 
     nonzero: np.ndarray
     zero: np.ndarray
-    pos: np.ndarray
 
     @classmethod
     def build(cls, flat: np.ndarray) -> _LayerIndex:
-        nonzero = np.flatnonzero(flat).astype(np.int64)
-        zero = np.flatnonzero(flat == 0).astype(np.int64)
-        pos = np.empty(flat.size, dtype=np.int64)
-        pos[nonzero] = np.arange(nonzero.size)
-        pos[zero] = np.arange(zero.size)
-        return cls(nonzero, zero, pos)
+        return cls(
+            np.flatnonzero(flat).astype(np.int64), np.flatnonzero(flat == 0).astype(np.int64)
+        )
+
+    @staticmethod
+    def _replace(arr: np.ndarray, old: int, new: int) -> None:
+        """Remove ``old`` from the sorted ``arr`` and insert ``new``, in place."""
+        i = int(np.searchsorted(arr, old))
+        j = int(np.searchsorted(arr, new))
+        if j > i:
+            arr[i : j - 1] = arr[i + 1 : j]  # numpy copes with the overlap
+            arr[j - 1] = new
+        else:
+            arr[j + 1 : i + 1] = arr[j:i]
+            arr[j] = new
 
     def move(self, src: int, dst: int) -> None:
-        i, j = self.pos[src], self.pos[dst]
-        self.nonzero[i], self.zero[j] = dst, src
-        self.pos[dst], self.pos[src] = i, j
+        self._replace(self.nonzero, src, dst)
+        self._replace(self.zero, dst, src)
 
 
 @dataclass

@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
-# Set up .venv (idempotent), then run the main job.
+# Set up .venv (idempotent), then run the main job: a SENSE search from a random 80%-sparse MNIST
+# net for a few minutes. It prints where the best network and the plots went; a second run of
+# this script continues the same search (--resume) with the budget raised by another 3 minutes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
-exec .venv/bin/aann walk --sparsity 0.8 --steps 10 --seed 0 "$@"
+out=${AANN_MAIN_OUT:-runs/main-sense}
+if [ -f "$out/config.json" ]; then
+  spent=$(.venv/bin/python -c "import json,sys; print(json.load(open(sys.argv[1]))['wall_time'])" "$out/summary.json" 2>/dev/null || echo 0)
+  budget=$(.venv/bin/python -c "import sys; print(float(sys.argv[1]) + 180)" "$spent")
+  exec .venv/bin/aann search --out "$out" --resume --budget-seconds "$budget" "$@"
+fi
+exec .venv/bin/aann search --task mnist --agent sense --sparsity 0.8 --init random \
+  --schedule adaptive --budget-seconds 180 --seed 0 --out "$out" "$@"

@@ -1,0 +1,232 @@
+"""The base of every search agent: budgets, callbacks, and a checkpointable search loop.
+
+Agents drive an ``AANN-*`` env in ``"swap"`` action mode through its public API only:
+``env.unwrapped.sample_swaps``, ``env.unwrapped.evaluate_swaps`` and ``env.step``. A step of an
+agent is one unit of its search (a neighbourhood for SENSE, one proposal for the others); its
+cost is the number of neighbour evaluations it made, so agents compare fairly at equal budgets.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from aann_env.network import TernaryNetwork
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a search stops: after ``evals`` neighbour evaluations or ``seconds`` of wall time."""
+
+    evals: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.evals is None and self.seconds is None:
+            raise ValueError("a budget needs evals, seconds or both")
+        if self.evals is not None and self.evals <= 0:
+            raise ValueError(f"budget evals must be positive, got {self.evals}")
+        if self.seconds is not None and self.seconds <= 0:
+            raise ValueError(f"budget seconds must be positive, got {self.seconds}")
+
+    def exhausted(self, evals: int, seconds: float) -> bool:
+        return (self.evals is not None and evals >= self.evals) or (
+            self.seconds is not None and seconds >= self.seconds
+        )
+
+    def fraction(self, evals: int, seconds: float) -> float:
+        """How much of the budget is spent, in [0, 1] (the larger of the two fractions)."""
+        parts = []
+        if self.evals is not None:
+            parts.append(evals / self.evals)
+        if self.seconds is not None:
+            parts.append(seconds / self.seconds)
+        return float(min(1.0, max(parts)))
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What one agent step did."""
+
+    step: int
+    evals: int
+    wall_time: float
+    layer: str
+    committed: bool
+    val_accuracy: float
+    val_loss: float
+    best_val_accuracy: float
+
+
+class BaseCallback(ABC):
+    """A callback in the Stable-Baselines3 style: :meth:`on_step` counts, then calls
+    :meth:`_on_step`; returning False stops the search."""
+
+    def __init__(self) -> None:
+        self.n_calls = 0
+        self.agent: SearchAgent | None = None
+        self.env: gym.Env | None = None
+
+    def init_callback(self, agent: SearchAgent, env: gym.Env) -> None:
+        self.agent = agent
+        self.env = env
+        self._init_callback()
+
+    def on_run_start(self) -> None:
+        self._on_run_start()
+
+    def on_step(self, info: StepInfo) -> bool:
+        self.n_calls += 1
+        return self._on_step(info)
+
+    def on_run_end(self) -> None:
+        self._on_run_end()
+
+    def _init_callback(self) -> None:  # noqa: B027  (an optional hook)
+        """Called once the callback knows its agent and env."""
+
+    def _on_run_start(self) -> None:  # noqa: B027
+        """Called before the first step."""
+
+    @abstractmethod
+    def _on_step(self, info: StepInfo) -> bool:
+        """Called after every agent step; return False to stop the search."""
+
+    def _on_run_end(self) -> None:  # noqa: B027
+        """Called when the search stops."""
+
+
+class CallbackList(BaseCallback):
+    """Several callbacks called in order; the search stops if any returns False."""
+
+    def __init__(self, callbacks: Sequence[BaseCallback]) -> None:
+        super().__init__()
+        self.callbacks = list(callbacks)
+
+    def _init_callback(self) -> None:
+        assert self.agent is not None and self.env is not None
+        for cb in self.callbacks:
+            cb.init_callback(self.agent, self.env)
+
+    def _on_run_start(self) -> None:
+        for cb in self.callbacks:
+            cb.on_run_start()
+
+    def _on_step(self, info: StepInfo) -> bool:
+        keep_going = True
+        for cb in self.callbacks:
+            keep_going = cb.on_step(info) and keep_going
+        return keep_going
+
+    def _on_run_end(self) -> None:
+        for cb in self.callbacks:
+            cb.on_run_end()
+
+
+class SearchAgent(ABC):
+    """A search over one network family, through the env's public API.
+
+    Subclasses implement :meth:`_search_step`. Everything the search depends on lives in the
+    env's generator (``sample_swaps``), the agent's own generator ``self.rng`` and
+    :meth:`state_dict`, so a search restored from a checkpoint continues the very trajectory it
+    would have taken.
+
+    Args:
+        seed: Seed of the agent's own generator (layer schedules, acceptance draws).
+    """
+
+    name: ClassVar[str] = "agent"
+
+    def __init__(self, seed: int | Sequence[int] | None = None) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.steps = 0
+        self.evals = 0
+        self.elapsed = 0.0  # wall time spent in earlier sessions of the same search
+        self.best_accuracy = -1.0
+        self.best_network: TernaryNetwork | None = None
+        self.budget: Budget | None = None
+        self._start = time.perf_counter()
+
+    # ----------------------------------------------------------------------------- the loop
+    def wall_time(self) -> float:
+        return self.elapsed + (time.perf_counter() - self._start)
+
+    def run(
+        self, env: gym.Env, budget: Budget, callback: BaseCallback | None = None
+    ) -> TernaryNetwork:
+        """Search until the budget is spent or a callback says stop; return the best network."""
+        unwrapped = env.unwrapped
+        if getattr(unwrapped, "action_mode", None) != "swap":
+            raise ValueError("search agents drive AANN envs in action_mode='swap'")
+        self.budget = budget
+        self._start = time.perf_counter()
+        self._note_best(env)
+        if callback is not None:
+            callback.init_callback(self, env)
+            callback.on_run_start()
+        try:
+            while not budget.exhausted(self.evals, self.wall_time()):
+                layer, cost, committed = self._search_step(env)
+                self.steps += 1
+                self.evals += cost
+                self._note_best(env)
+                info = StepInfo(
+                    step=self.steps,
+                    evals=self.evals,
+                    wall_time=self.wall_time(),
+                    layer=layer,
+                    committed=committed,
+                    val_accuracy=unwrapped.accuracy,
+                    val_loss=unwrapped.loss,
+                    best_val_accuracy=self.best_accuracy,
+                )
+                if callback is not None and not callback.on_step(info):
+                    break
+        finally:
+            self.elapsed = self.wall_time()
+            self._start = time.perf_counter()
+            if callback is not None:
+                callback.on_run_end()
+        assert self.best_network is not None
+        return self.best_network
+
+    def _note_best(self, env: gym.Env) -> None:
+        accuracy = env.unwrapped.accuracy
+        if accuracy > self.best_accuracy:
+            self.best_accuracy = accuracy
+            self.best_network = env.unwrapped.network.copy()
+
+    @abstractmethod
+    def _search_step(self, env: gym.Env) -> tuple[str, int, bool]:
+        """One unit of search. Returns (layer name, neighbour evaluations made, committed)."""
+
+    # ---------------------------------------------------------------------- checkpointing
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able state (the best network is saved separately)."""
+        return {
+            "name": self.name,
+            "rng": self.rng.bit_generator.state,
+            "steps": self.steps,
+            "evals": self.evals,
+            "elapsed": self.wall_time(),
+            "best_accuracy": self.best_accuracy,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], best_network: TernaryNetwork | None) -> None:
+        if state.get("name") != self.name:
+            raise ValueError(
+                f"the checkpoint belongs to agent {state.get('name')!r}, not {self.name!r}"
+            )
+        self.rng.bit_generator.state = state["rng"]
+        self.steps = int(state["steps"])
+        self.evals = int(state["evals"])
+        self.elapsed = float(state["elapsed"])
+        self.best_accuracy = float(state["best_accuracy"])
+        self.best_network = best_network
+        self._start = time.perf_counter()

@@ -1,0 +1,178 @@
+"""SENSE, stochastic search and succeed (Talukder, Raghavan, Yue 2020, Sec. 4.3).
+
+Per neighbourhood: draw K legal swaps in the scheduled layer, score them all, and commit the best
+unless it makes the network worse. Layer schedules from the paper:
+
+| schedule | paper | layers |
+|---|---|---|
+| ``"alternate"`` | Fig. 6 | ``block`` neighbourhoods in each layer in order (1.0, 2.0, fc), repeated |
+| ``"fc"`` | Fig. 7 | the last layer only |
+| ``"random-block"`` | Fig. 8 | a random layer for ``block`` neighbourhoods (3 in the paper), then another |
+| ``"uniform"`` | - | a random layer per neighbourhood (``layer_weights`` sets the odds) |
+| ``"adaptive"`` | - | the layer whose recent neighbourhoods gained the most accuracy per unit of scoring cost (epsilon-greedy) |
+
+The adaptive schedule keeps, per layer, an exponential average of the accuracy gained per
+neighbourhood divided by its nominal cost, ``K * layer_costs[layer]``. The costs are fixed
+numbers (by default the relative cost of scoring one swap in each MNIST layer on the CPU), not
+measured times, so the trajectory stays reproducible and resumable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+
+from agents.base import SearchAgent
+
+Schedule = Literal["alternate", "fc", "random-block", "uniform", "adaptive"]
+Criterion = Literal["accuracy", "loss"]
+Accept = Literal["no_worse", "better", "always"]
+
+SCHEDULES = ("alternate", "fc", "random-block", "uniform", "adaptive")
+
+DEFAULT_LAYER_COSTS = {"1.0": 1200.0, "2.0": 40.0, "fc": 1.0}
+"""Relative cost of scoring one swap per MNIST layer (from benchmarks/neighbor_eval.py)."""
+
+
+class SENSE(SearchAgent):
+    """Stochastic search and succeed.
+
+    Args:
+        neighborhood_size: Swaps scored per neighbourhood: one number, or a mapping from layer
+            name to number (a conv ``1.0`` swap costs far more to score than an fc one).
+        schedule: Which layer each neighbourhood searches (see the module docstring).
+        block: Neighbourhoods per layer visit for ``"alternate"`` and ``"random-block"``.
+        layer_weights: Odds of each layer for ``"uniform"`` (default: equal).
+        criterion: Rank neighbours by validation ``"accuracy"`` (loss breaks ties) or ``"loss"``.
+        layer_costs: ``"adaptive"``: relative cost of scoring one swap per layer name (layers
+            not named cost 1).
+        epsilon: ``"adaptive"``: probability of a uniformly random layer.
+        memory: ``"adaptive"``: weight of the newest gain in the running averages.
+        accept: Commit the best neighbour if it is ``"no_worse"`` than the current network by the
+            criterion, only if ``"better"``, or ``"always"``.
+        seed: Seed of the agent's generator (layer draws).
+    """
+
+    name = "sense"
+
+    def __init__(
+        self,
+        neighborhood_size: int | Mapping[str, int] = 64,
+        schedule: Schedule = "alternate",
+        block: int = 3,
+        layer_weights: Sequence[float] | None = None,
+        criterion: Criterion = "accuracy",
+        accept: Accept = "no_worse",
+        layer_costs: Mapping[str, float] | None = None,
+        epsilon: float = 0.1,
+        memory: float = 0.2,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(seed)
+        if not 0.0 <= epsilon <= 1.0 or not 0.0 < memory <= 1.0:
+            raise ValueError(f"need 0 <= epsilon <= 1 and 0 < memory <= 1, got {epsilon}, {memory}")
+        self.layer_costs = dict(DEFAULT_LAYER_COSTS if layer_costs is None else layer_costs)
+        self.epsilon = float(epsilon)
+        self.memory = float(memory)
+        self._gain_rate: list[float | None] | None = None  # adaptive: running gain per cost
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        if criterion not in ("accuracy", "loss"):
+            raise ValueError(f"criterion must be 'accuracy' or 'loss', got {criterion!r}")
+        if accept not in ("no_worse", "better", "always"):
+            raise ValueError(f"accept must be 'no_worse', 'better' or 'always', got {accept!r}")
+        if block < 1:
+            raise ValueError(f"block must be >= 1, got {block}")
+        sizes = (
+            neighborhood_size.values()
+            if isinstance(neighborhood_size, Mapping)
+            else [neighborhood_size]
+        )
+        if any(int(k) < 1 for k in sizes):
+            raise ValueError(f"neighbourhood sizes must be >= 1, got {neighborhood_size}")
+        self.neighborhood_size = neighborhood_size
+        self.schedule = schedule
+        self.block = int(block)
+        self.layer_weights = None if layer_weights is None else [float(w) for w in layer_weights]
+        self.criterion = criterion
+        self.accept = accept
+        self._block_layer: int | None = None  # the current layer of "random-block"
+
+    def _layer_for_step(self, n_layers: int) -> int:
+        t = self.steps
+        if self.schedule == "fc":
+            return n_layers - 1
+        if self.schedule == "alternate":
+            return (t // self.block) % n_layers
+        if self.schedule == "adaptive":
+            if self._gain_rate is None:
+                self._gain_rate = [None] * n_layers
+            untried = [i for i, g in enumerate(self._gain_rate) if g is None]
+            explore = self.rng.random() < self.epsilon  # drawn every step: a fixed stream
+            if untried:
+                return untried[0]
+            if explore:
+                return int(self.rng.integers(n_layers))
+            return int(np.argmax(self._gain_rate))
+        if self.schedule == "random-block":
+            if t % self.block == 0 or self._block_layer is None:
+                others = [i for i in range(n_layers) if i != self._block_layer]
+                self._block_layer = int(self.rng.choice(others))
+            return self._block_layer
+        weights = (
+            np.ones(n_layers)
+            if self.layer_weights is None
+            else np.asarray(self.layer_weights, dtype=float)
+        )
+        if weights.shape != (n_layers,) or (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError(f"layer_weights must be {n_layers} non-negative numbers, not all zero")
+        return int(self.rng.choice(n_layers, p=weights / weights.sum()))
+
+    def _size(self, layer_name: str) -> int:
+        if isinstance(self.neighborhood_size, Mapping):
+            if layer_name not in self.neighborhood_size:
+                raise ValueError(f"neighborhood_size has no entry for layer {layer_name!r}")
+            return int(self.neighborhood_size[layer_name])
+        return int(self.neighborhood_size)
+
+    def _search_step(self, env: gym.Env) -> tuple[str, int, bool]:
+        u = env.unwrapped
+        layer = self._layer_for_step(u.n_layers)
+        name = u.network.layer_names[layer]
+        swaps = u.sample_swaps(self._size(name), layer=layer)
+        accuracy, loss = u.evaluate_swaps(swaps)
+        if self.criterion == "accuracy":
+            best = int(np.lexsort((loss, -accuracy))[0])
+            gain = (accuracy[best] - u.accuracy, u.loss - loss[best])
+        else:
+            best = int(np.lexsort((-accuracy, loss))[0])
+            gain = (u.loss - loss[best], accuracy[best] - u.accuracy)
+        better = gain > (0.0, 0.0)
+        committed = (
+            self.accept == "always" or better or (self.accept == "no_worse" and gain[0] >= 0.0)
+        )
+        before = u.accuracy
+        if committed:
+            env.step(swaps[best])
+        if self.schedule == "adaptive":
+            assert self._gain_rate is not None
+            rate = (u.accuracy - before) / (len(swaps) * self.layer_costs.get(name, 1.0))
+            old = self._gain_rate[layer]
+            self._gain_rate[layer] = (
+                rate if old is None else (1 - self.memory) * old + self.memory * rate
+            )
+        return name, len(swaps), committed
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["block_layer"] = self._block_layer
+        state["gain_rate"] = self._gain_rate
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], best_network: Any) -> None:
+        super().load_state_dict(state, best_network)
+        self._block_layer = state.get("block_layer")
+        self._gain_rate = state.get("gain_rate")

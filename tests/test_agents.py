@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents import SENSE, BaseCallback, Budget, CallbackList, RandomSearch, SimulatedAnnealing
+
+pytestmark = pytest.mark.usefixtures("mnist_ready")
+
+
+def _env(**kwargs):
+    env = gym.make("AANN-MNIST-v0", eval_size=300, max_episode_steps=-1, **kwargs)
+    env.reset(seed=0)
+    return env
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        SENSE(neighborhood_size={"1.0": 2, "2.0": 4, "fc": 32}, schedule="alternate", seed=0),
+        SENSE(neighborhood_size=16, schedule="adaptive", seed=0),
+        RandomSearch(batch=8, seed=0),
+        SimulatedAnnealing(batch=8, seed=0),
+    ],
+    ids=["sense", "sense-adaptive", "random", "annealing"],
+)
+def test_every_agent_improves_on_its_start(agent):
+    env = _env()
+    start = env.unwrapped.accuracy
+    best = agent.run(env, Budget(evals=1500))
+    assert agent.evals >= 1500 and agent.steps > 0
+    assert agent.best_accuracy > start
+    assert best.family_signature() == env.unwrapped.network.family_signature()
+
+
+def test_sense_never_lowers_accuracy_and_respects_the_budget():
+    env = _env()
+
+    class Watch(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.accuracies = []
+
+        def _on_step(self, info):
+            self.accuracies.append(info.val_accuracy)
+            return True
+
+    watch = Watch()
+    agent = SENSE(neighborhood_size=8, schedule="fc", seed=1)
+    agent.run(env, Budget(evals=400), callback=watch)
+    assert watch.accuracies == sorted(watch.accuracies)
+    assert agent.evals == 400 and watch.n_calls == 50
+
+
+def test_a_callback_can_stop_the_search():
+    class StopAt(BaseCallback):
+        def _on_step(self, info):
+            return info.step < 3
+
+    class Count(BaseCallback):
+        def _on_step(self, info):
+            return True
+
+    count = Count()
+    agent = SENSE(neighborhood_size=4, schedule="fc", seed=0)
+    agent.run(_env(), Budget(evals=10**6), callback=CallbackList([count, StopAt()]))
+    assert agent.steps == 3 and count.n_calls == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "check"),
+    [
+        ({"schedule": "alternate", "block": 2}, lambda ls: ls[:8] == [0, 0, 1, 1, 2, 2, 0, 0]),
+        ({"schedule": "fc"}, lambda ls: set(ls) == {2}),
+        ({"schedule": "uniform", "layer_weights": [0, 1, 0]}, lambda ls: set(ls) == {1}),
+        (
+            {"schedule": "random-block", "block": 3},
+            lambda ls: (
+                all(len(set(ls[i : i + 3])) == 1 for i in range(0, 9, 3))
+                and ls[0] != ls[3]
+                and ls[3] != ls[6]
+            ),
+        ),
+    ],
+    ids=["alternate", "fc", "uniform", "random-block"],
+)
+def test_sense_schedules(kwargs, check):
+    agent = SENSE(neighborhood_size=2, seed=3, **kwargs)
+    layers = [agent._layer_for_step(3) for agent.steps in range(9)]
+    assert check(layers), layers
+
+
+def test_bad_agent_arguments_and_envs():
+    with pytest.raises(ValueError, match="schedule"):
+        SENSE(schedule="zigzag")
+    with pytest.raises(ValueError, match="neighbourhood sizes"):
+        SENSE(neighborhood_size=0)
+    with pytest.raises(ValueError, match="temperatures"):
+        SimulatedAnnealing(t_start=0)
+    with pytest.raises(ValueError, match="budget"):
+        Budget()
+    with pytest.raises(ValueError, match="action_mode='swap'"):
+        SENSE().run(_env(action_mode="layer"), Budget(evals=10))
+
+
+def test_annealing_temperature_follows_the_budget():
+    agent = SimulatedAnnealing(t_start=1e-2, t_end=1e-4, seed=0)
+    agent.budget = Budget(evals=100)
+    agent.evals = 0
+    assert agent.temperature() == pytest.approx(1e-2)
+    agent.evals = 50
+    assert agent.temperature() == pytest.approx(1e-3)
+    agent.evals = 100
+    assert agent.temperature() == pytest.approx(1e-4)
+
+
+def test_state_dict_round_trip_continues_the_same_stream():
+    a = SENSE(schedule="uniform", seed=5)
+    a.rng.random(7)
+    b = SENSE(schedule="uniform", seed=99)
+    b.load_state_dict(a.state_dict(), None)
+    assert np.array_equal(a.rng.random(5), b.rng.random(5))
+    with pytest.raises(ValueError, match="belongs to agent"):
+        RandomSearch().load_state_dict(a.state_dict(), None)
+
+
+def test_adaptive_schedule_tries_every_layer_then_follows_the_gain_per_cost():
+    class Layers(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.layers = []
+
+        def _on_step(self, info):
+            self.layers.append(info.layer)
+            return True
+
+    watch = Layers()
+    agent = SENSE(
+        neighborhood_size={"1.0": 2, "2.0": 4, "fc": 32}, schedule="adaptive", epsilon=0.0, seed=0
+    )
+    agent.run(_env(), Budget(evals=2000), callback=watch)
+    assert watch.layers[:3] == ["1.0", "2.0", "fc"]
+    # From a random start fc gains the most per unit of cost, so it is chosen most.
+    assert watch.layers.count("fc") > len(watch.layers) / 2
+    assert agent.state_dict()["gain_rate"] is not None
