@@ -11,8 +11,8 @@ unless it makes the network worse. Layer schedules from the paper:
 | ``"uniform"`` | - | a random layer per neighbourhood (``layer_weights`` sets the odds) |
 | ``"adaptive"`` | - | the layer whose recent neighbourhoods gained the most accuracy per unit of scoring cost (epsilon-greedy) |
 
-The adaptive schedule keeps, per layer, an exponential average of the accuracy gained per
-neighbourhood divided by its nominal cost, ``K * layer_costs[layer]``. The costs are fixed
+The adaptive schedule keeps, per layer, an exponential average of the gain per neighbourhood
+(in the criterion's units: accuracy, or loss decrease) divided by its nominal cost, ``K * layer_costs[layer]``. The costs are fixed
 numbers (by default the relative cost of scoring one swap in each MNIST layer on the CPU), not
 measured times, so the trajectory stays reproducible and resumable.
 """
@@ -154,12 +154,13 @@ class SENSE(SearchAgent):
         committed = (
             self.accept == "always" or better or (self.accept == "no_worse" and gain[0] >= 0.0)
         )
-        before = u.accuracy
+        before = (u.accuracy, u.loss)
         if committed:
             env.step(swaps[best])
-        if self.schedule == "adaptive":
+        if self.schedule == "adaptive":  # gain in the criterion's own units
             assert self._gain_rate is not None
-            rate = (u.accuracy - before) / (len(swaps) * self.layer_costs.get(name, 1.0))
+            gained = u.accuracy - before[0] if self.criterion == "accuracy" else before[1] - u.loss
+            rate = gained / (len(swaps) * self.layer_costs.get(name, 1.0))
             old = self._gain_rate[layer]
             self._gain_rate[layer] = (
                 rate if old is None else (1 - self.memory) * old + self.memory * rate

@@ -12,4 +12,4 @@ if [ -f "$out/config.json" ]; then
   exec .venv/bin/aann search --out "$out" --resume --budget-seconds "$budget" "$@"
 fi
 exec .venv/bin/aann search --task mnist --agent sense --sparsity 0.8 --init random \
-  --schedule adaptive --budget-seconds 180 --seed 0 --out "$out" "$@"
+  --schedule adaptive --criterion loss --budget-seconds 180 --seed 0 --out "$out" "$@"
