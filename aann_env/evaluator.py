@@ -18,7 +18,9 @@ layer's input, pre-activation and output, and scores a swap like this:
 Caches are unit-major: ``(C, N, H, W)`` for convs and ``(F, N)`` for linear layers, so a unit's
 pre-activation is one contiguous slab, a conv tap is a strided view and the logits are
 class-major, which lets the loss run as contiguous row operations. Swaps in the output layer are
-scored many at a time; swaps in other layers one at a time, chunked over samples.
+scored many at a time, on the CPU by a fused kernel (:mod:`aann_env.kernels`) that updates each
+sample's prediction and loss from the two logits that change; swaps in other layers one at a
+time, chunked over samples, with the final per-sample scoring in a kernel too.
 
 Every value is exact (see :mod:`aann_env.architecture`), so ``z + delta`` equals what a
 from-scratch forward pass computes, bit for bit, and so do the logits, the accuracy and the loss.
@@ -53,6 +55,9 @@ from aann_env.network import TernaryNetwork
 
 DEFAULT_MEMORY_BUDGET = 512 * 2**20
 """Bytes of temporaries one chunk of work may use (the caches come on top)."""
+
+OUTPUT_BATCH = 128
+"""Output-layer swaps scored together by the torch path."""
 
 CHUNK_BYTES = 8 * 2**20
 """Target size of one temporary: small enough to stay in cache and to be recycled by the
@@ -249,7 +254,7 @@ class IncrementalEvaluator:
         ``key = z * 2**frac * C + (C - 1 - c)`` is an exact integer (in float64) for each class c
         whose order is that of the logits with ties going to the lower class, so the predicted
         class is the one with the largest key, and the best of the classes other than {a, b}
-        is a table lookup, ``_best_key[a * C + b]``.
+        is the first of the sample's three largest keys whose class is neither a nor b.
         """
         n_classes = lg.shape[0]
         spec = self._layers[-1]
@@ -262,15 +267,8 @@ class IncrementalEvaluator:
             + (n_classes - 1 - classes)[:, None]
         )
         top = torch.topk(keys, min(3, n_classes), dim=0)  # keys are distinct: no ties
-        a = classes.to(torch.int64).view(-1, 1, 1)
-        b = classes.to(torch.int64).view(1, -1, 1)
-        best = torch.full(
-            (n_classes, n_classes, self.n), -math.inf, dtype=torch.float64, device=self.device
-        )
-        for r in reversed(range(top.values.shape[0])):  # the first top entry outside {a, b} wins
-            free = (top.indices[r] != a) & (top.indices[r] != b)
-            best = torch.where(free, top.values[r], best)
-        self._best_key = best.reshape(n_classes * n_classes, self.n)
+        self._top_keys = top.values.contiguous()  # (3, N)
+        self._top_cls = top.indices.contiguous()  # (3, N)
         self._shift = loss_shift(lg.max(dim=0).values)  # (N,)
         self._term_units = loss_term_units(lg - self._shift)  # (C, N) integers
         self._term_units_sum = self._term_units.sum(dim=0)  # exact
@@ -306,8 +304,7 @@ class IncrementalEvaluator:
                     continue
                 if layer == last:
                     batches = [
-                        rows[i : i + self._output_batch()]
-                        for i in range(0, len(rows), self._output_batch())
+                        rows[i : i + OUTPUT_BATCH] for i in range(0, len(rows), OUTPUT_BATCH)
                     ]
                 else:
                     batches = [rows[i : i + 1] for i in range(len(rows))]
@@ -379,7 +376,8 @@ class IncrementalEvaluator:
             self._inp[layer].numpy(),
             self._scales[-1],
             self._key_scale,
-            self._best_key.numpy(),
+            self._top_keys.numpy(),
+            self._top_cls.numpy(),
             self._term_units.numpy(),
             self._term_units_sum.numpy(),
             self._shift.numpy(),
@@ -391,15 +389,11 @@ class IncrementalEvaluator:
         )
         return correct_out, loss_out
 
-    def _output_batch(self) -> int:
-        """Output-layer swaps scored together."""
-        return 128
-
     def _sample_chunk(self, layer: int) -> int:
         """Samples per chunk: the largest temporary near CHUNK_BYTES, all within the budget."""
         pre = [math.prod(s) for s in self._net.arch.preactivation_shapes()]
         if layer == len(self._layers) - 1:
-            largest = 8 * pre[-1] * self._output_batch()  # (K, C, n) float64
+            largest = 8 * pre[-1] * OUTPUT_BATCH  # (K, C, n) float64
         else:
             largest = 4 * max(pre[layer] // self._layers[layer].out_features, *pre[layer + 1 :])
         return int(
@@ -509,7 +503,10 @@ class IncrementalEvaluator:
         scale = self._scales[-1]
         o1c, o2c = o1.unsqueeze(1), o2.unsqueeze(1)
         ks = self._key_scale * n_classes
-        best = self._best_key[:, n0:n1].index_select(0, o1 * n_classes + o2)  # (K, n)
+        top_k, top_c = self._top_keys[:, n0:n1], self._top_cls[:, n0:n1]
+        out0 = (top_c[0] == o1c) | (top_c[0] == o2c)
+        out1 = (top_c[1] == o1c) | (top_c[1] == o2c)
+        best = torch.where(out0, torch.where(out1, top_k[2], top_k[1]), top_k[0])  # (K, n)
         best = torch.maximum(best, new1.to(torch.float64) * ks + (n_classes - 1 - o1c))
         best = torch.maximum(best, new2.to(torch.float64) * ks + (n_classes - 1 - o2c))
         y = self.labels[n0:n1]

@@ -68,7 +68,8 @@ def output_layer_swaps(
     inp: np.ndarray,
     scale: float,
     key_scale: float,
-    best_key: np.ndarray,
+    top_keys: np.ndarray,
+    top_cls: np.ndarray,
     terms: np.ndarray,
     term_sum: np.ndarray,
     shift: np.ndarray,
@@ -83,13 +84,14 @@ def output_layer_swaps(
 
     Only logits o1 and o2 of each sample change. The prediction is the largest of three keys
     (``z * key_scale * C + C - 1 - class``, exact integers ordered like the logits with ties to
-    the lower class): the two new ones and ``best_key[o1 * C + o2]``, the best key of the other
-    classes. The loss updates the exact term sum with the two changed terms; a sample whose
+    the lower class): the two new ones and the best key of the other classes, the first of the
+    sample's three largest keys whose class is neither o1 nor o2. The loss updates the exact term sum with the two changed terms; a sample whose
     shift moves is recomputed from its whole row.
 
     Args:
         z: (C, N) float32 output pre-activations. inp: (F, N) float32 output-layer inputs.
-        best_key: (C * C, N) float64. terms: (C, N) float64 term units; term_sum, shift,
+        top_keys, top_cls: (3, N) the three largest keys of each sample and their classes.
+        terms: (C, N) float64 term units; term_sum, shift,
             target (N,) float64: the current network's per-sample tables.
         loss_out: (K,) float64 output, sums of per-sample losses. correct_out: (K,) int64 output.
     """
@@ -97,7 +99,6 @@ def output_layer_swaps(
     ks = key_scale * n_classes
     for k in prange(o1.shape[0]):
         a, b, vk = o1[k], o2[k], v[k]
-        pair = a * n_classes + b
         count = 0
         total = 0.0
         row = np.empty(n_classes)
@@ -108,9 +109,10 @@ def output_layer_swaps(
                 zb = za
             else:
                 zb = np.float64(z[b, i]) + vk * inp[i2[k], i]
-            best = max(
-                best_key[pair, i], za * ks + (n_classes - 1 - a), zb * ks + (n_classes - 1 - b)
-            )
+            r = 0  # the best class other than a and b is among the three largest
+            while top_cls[r, i] == a or top_cls[r, i] == b:
+                r += 1
+            best = max(top_keys[r, i], za * ks + (n_classes - 1 - a), zb * ks + (n_classes - 1 - b))
             key = np.int64(best)
             y = labels[i]
             if key % n_classes == n_classes - 1 - y:

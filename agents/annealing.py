@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 import gymnasium as gym
-import numpy as np
 
 from agents.base import SearchAgent
 
@@ -70,12 +69,7 @@ class SimulatedAnnealing(SearchAgent):
 
     def _search_step(self, env: gym.Env) -> tuple[str, int, bool]:
         u = env.unwrapped
-        if self.layer_weights is None:
-            swaps = u.sample_swaps(self.batch)
-        else:
-            w = np.asarray(self.layer_weights, dtype=float)
-            layers = self.rng.choice(u.n_layers, size=self.batch, p=w / w.sum())
-            swaps = np.concatenate([u.sample_swaps(1, layer=int(layer)) for layer in layers])
+        swaps = self._propose(env, self.batch, self.layer_weights)
         accuracy, loss = u.evaluate_swaps(swaps)
         energy = loss if self.energy == "loss" else 1.0 - accuracy
         current = u.loss if self.energy == "loss" else 1.0 - u.accuracy

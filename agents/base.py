@@ -202,6 +202,19 @@ class SearchAgent(ABC):
             self.best_accuracy = accuracy
             self.best_network = env.unwrapped.network.copy()
 
+    def _propose(self, env: gym.Env, n: int, layer_weights: Sequence[float] | None) -> np.ndarray:
+        """``n`` random legal swaps: uniform over first neighbours, or per layer by the odds."""
+        u = env.unwrapped
+        if layer_weights is None:
+            return u.sample_swaps(n)
+        w = np.asarray(layer_weights, dtype=float)
+        if w.shape != (u.n_layers,) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(
+                f"layer_weights must be {u.n_layers} non-negative numbers, not all zero"
+            )
+        layers = self.rng.choice(u.n_layers, size=n, p=w / w.sum())
+        return np.concatenate([u.sample_swaps(1, layer=int(layer)) for layer in layers])
+
     @abstractmethod
     def _search_step(self, env: gym.Env) -> tuple[str, int, bool]:
         """One unit of search. Returns (layer name, neighbour evaluations made, committed)."""

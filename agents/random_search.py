@@ -35,12 +35,7 @@ class RandomSearch(SearchAgent):
 
     def _search_step(self, env: gym.Env) -> tuple[str, int, bool]:
         u = env.unwrapped
-        if self.layer_weights is None:
-            swaps = u.sample_swaps(self.batch)
-        else:
-            w = np.asarray(self.layer_weights, dtype=float)
-            layers = self.rng.choice(u.n_layers, size=self.batch, p=w / w.sum())
-            swaps = np.concatenate([u.sample_swaps(1, layer=int(layer)) for layer in layers])
+        swaps = self._propose(env, self.batch, self.layer_weights)
         accuracy, _ = u.evaluate_swaps(swaps)
         top = int(np.argmax(accuracy))
         if accuracy[top] > self.best_accuracy:  # a scored neighbour beat everything seen

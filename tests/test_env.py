@@ -227,3 +227,12 @@ def test_saved_network_round_trips_through_the_env(tmp_path):
     _, info = again.reset(options={"init": path})
     assert again.unwrapped.network == TernaryNetwork.load(path)
     assert info["accuracy"] == env.unwrapped.accuracy
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    import aann_env.env
+
+    result = doctest.testmod(aann_env.env, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
