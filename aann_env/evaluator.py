@@ -183,6 +183,9 @@ class IncrementalEvaluator:
         self._z = [
             torch.zeros((s[0], n, *s[1:]), device=dev) for s in net.arch.preactivation_shapes()
         ]
+        self._label_rem = (net.arch.n_classes - 1 - self.labels).to(
+            torch.float64
+        )  # key remainder of y
         chunk = 1000
         with torch.inference_mode(), exact_math(dev):
             for n0 in range(0, n, chunk):
@@ -236,11 +239,40 @@ class IncrementalEvaluator:
                 self._set_input(m + 1, a, n0, n1)
 
     def _refresh_scores(self) -> None:
-        """Current accuracy and loss; the output-layer tables are rebuilt when next needed."""
+        """Current accuracy and loss, and the per-sample tables the output-layer path reuses
+        (on the CPU in one kernel pass; elsewhere the tables are rebuilt when next needed)."""
+        if self.use_kernels:
+            self._kernel_tables()
+            return
         with torch.inference_mode():
             logits = self._z[-1] * self._scales[-1]  # (C, N)
             self._n_correct, self._loss_sum = self._row_scores(logits, 0, self.n)
         self._tables_ready = False
+
+    def _kernel_tables(self) -> None:
+        from aann_env import kernels
+
+        n_classes, n = self._z[-1].shape
+        spec = self._layers[-1]
+        self._key_scale = float(
+            2.0 ** self._net.arch.fraction_bits(self._net.scales, self._net.offset)[spec.name]
+        )
+        self._top_keys = torch.empty((3, n), dtype=torch.float64)
+        self._top_cls = torch.empty((3, n), dtype=torch.int64)
+        self._shift = torch.empty(n, dtype=torch.float64)
+        self._term_units = torch.empty((n_classes, n), dtype=torch.float64)
+        self._term_units_sum = torch.empty(n, dtype=torch.float64)
+        self._target = torch.empty(n, dtype=torch.float64)
+        correct_out = np.empty(n, dtype=np.bool_)
+        loss_out = np.empty(n)
+        kernels.output_tables(
+            self._z[-1].numpy(), self._scales[-1], self._key_scale, self.labels.numpy(), EXP_UNITS, LOG_TABLE,
+            self._top_keys.numpy(), self._top_cls.numpy(), self._shift.numpy(), self._term_units.numpy(),
+            self._term_units_sum.numpy(), self._target.numpy(), correct_out, loss_out,
+        )  # fmt: skip
+        self._n_correct = int(correct_out.sum())
+        self._loss_sum = float(loss_out.sum())
+        self._tables_ready = True
 
     def _ensure_tables(self) -> None:
         if not self._tables_ready:
@@ -273,7 +305,6 @@ class IncrementalEvaluator:
         self._term_units = loss_term_units(lg - self._shift)  # (C, N) integers
         self._term_units_sum = self._term_units.sum(dim=0)  # exact
         self._target = lg.gather(0, self.labels.unsqueeze(0)).squeeze(0)  # (N,)
-        self._label_rem = (n_classes - 1 - self.labels).to(torch.float64)  # key remainder of y
 
     # ---------------------------------------------------------------------------- scoring
     def score(

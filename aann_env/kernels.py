@@ -156,3 +156,55 @@ def logit_scores(
         count += ok
         total += loss
     return count, total
+
+
+@njit(parallel=True, cache=True)
+def output_tables(
+    z: np.ndarray,
+    scale: float,
+    key_scale: float,
+    labels: np.ndarray,
+    exp_units: np.ndarray,
+    log_table: np.ndarray,
+    top_keys: np.ndarray,
+    top_cls: np.ndarray,
+    shift: np.ndarray,
+    terms: np.ndarray,
+    term_sum: np.ndarray,
+    target: np.ndarray,
+    correct_out: np.ndarray,
+    loss_out: np.ndarray,
+) -> None:
+    """One pass over the samples of the current output pre-activations z (C, N) float32.
+
+    Fills the per-sample tables :func:`output_layer_swaps` reads (the three largest keys and
+    their classes, the loss shift, the term units and their sum, the target logit) and each
+    sample's correctness and loss.
+    """
+    n_classes, n = z.shape
+    ks = key_scale * n_classes
+    for i in prange(n):
+        k0 = k1 = k2 = -np.inf
+        c0 = c1 = c2 = -1
+        for c in range(n_classes):
+            key = np.float64(z[c, i]) * ks + (n_classes - 1 - c)
+            if key > k0:
+                k2, c2, k1, c1, k0, c0 = k1, c1, k0, c0, key, c
+            elif key > k1:
+                k2, c2, k1, c1 = k1, c1, key, c
+            elif key > k2:
+                k2, c2 = key, c
+        top_keys[0, i], top_keys[1, i], top_keys[2, i] = k0, k1, k2
+        top_cls[0, i], top_cls[1, i], top_cls[2, i] = c0, c1, c2
+        m = math.floor(np.float64(z[c0, i]) * scale / SHIFT_STEP) * SHIFT_STEP
+        s = 0.0
+        for c in range(n_classes):
+            t = _term(np.float64(z[c, i]) * scale - m, exp_units)
+            terms[c, i] = t
+            s += t
+        y = labels[i]
+        shift[i] = m
+        term_sum[i] = s
+        target[i] = np.float64(z[y, i]) * scale
+        correct_out[i] = c0 == y
+        loss_out[i] = _loss(s, m - target[i], log_table)
