@@ -155,8 +155,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     from aann_env.plots import plot_all
     from agents.runner import SearchConfig, SearchRun
 
-    if args.resume and not _budget_given(args):
-        run = SearchRun(args.out, None, resume=True)  # everything as stored in the run
+    if args.resume:
+        run = SearchRun(args.out, None, resume=True)  # everything as stored in the run ...
+        if args.budget_evals is not None:  # ... except a budget given now
+            run.config.budget_evals = args.budget_evals
+        if args.budget_seconds is not None:
+            run.config.budget_seconds = args.budget_seconds
     else:
         agent_kwargs = {
             k: getattr(args, k) for k in AGENT_OPTIONS[args.agent] if getattr(args, k) is not None
@@ -188,7 +192,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        run = SearchRun(args.out, config, resume=args.resume)
+        run = SearchRun(args.out, config)
     summary = run.run(progress=not args.no_progress)
     print(
         f"{summary['agent']}: {summary['steps']} steps, {summary['evals']} evaluations in "
@@ -200,10 +204,6 @@ def cmd_search(args: argparse.Namespace) -> int:
         paths = plot_all(args.out)
         print("plots: " + ", ".join(str(p) for p in paths))
     return 0
-
-
-def _budget_given(args: argparse.Namespace) -> bool:
-    return args.budget_evals is not None or args.budget_seconds is not None
 
 
 def cmd_plot(args: argparse.Namespace) -> int:

@@ -31,6 +31,25 @@ def test_search_eval_and_plot(tmp_path, capsys):
     _, info = env.reset(options={"init": str(run / "best.npz")})
     assert info["accuracy"] == json.loads((run / "summary.json").read_text())["best_val_accuracy"]
 
+    # Resuming takes the run's own options; a budget given now extends it (what main.sh does).
+    assert (
+        main(
+            [
+                "search",
+                "--out",
+                str(run),
+                "--resume",
+                "--budget-evals",
+                "400",
+                "--no-progress",
+                "--no-plot",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((run / "summary.json").read_text())["evals"] >= 400
+    capsys.readouterr()
+
     assert main(["eval", str(run / "best.npz")]) == 0
     assert "test : accuracy" in capsys.readouterr().out.replace("test :", "test :")
     assert main(["plot", str(run), "--out", str(tmp_path / "plots")]) == 0
