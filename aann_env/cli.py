@@ -26,6 +26,7 @@ from aann_env.errors import AANNError
 from aann_env.forward import evaluate
 from aann_env.network import TernaryNetwork, random_network
 from aann_env.tasks import TASKS, get_task
+from agents.sense import SCHEDULES
 
 
 def _sparsity(text: str) -> float:
@@ -287,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--schedule",
-        choices=["alternate", "fc", "random-block", "uniform", "adaptive"],
+        choices=SCHEDULES,
         default=None,
         help="layer schedule (default alternate): alternate = Fig. 6, fc = Fig. 7, "
         "random-block = Fig. 8, uniform, adaptive (most accuracy gained per unit of cost)",
