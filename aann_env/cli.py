@@ -6,6 +6,9 @@
 - ``aann plot RUN...``: accuracy against evaluations and time for several runs, and each run's
   climbing curve coloured by layer.
 - ``aann walk``: a random bit-swap walk from a random p-sparse network.
+- ``aann drive NET``: a saved car network drives ``CarRacing-v3`` on held-out tracks.
+- ``aann train``: the p-SIREN sweep: a dense net trained with backprop, then ternarized and
+  sparsified level by level (``--resume`` continues a killed sweep).
 
 Every error that aann raises on purpose is printed as one line on stderr with exit status 2 (no
 traceback), so scripts can tell bad input from bugs.
@@ -143,7 +146,8 @@ def _weights(text: str) -> list[float]:
     return values
 
 
-DEFAULT_NEIGHBORHOOD = "fc=256,2.0=32,1.0=8"
+DEFAULT_NEIGHBORHOOD = {"mnist": "fc=256,2.0=32,1.0=8", "car": "fc2=64,fc1=256,2.0=32,1.0=8"}
+"""SENSE's default swaps per neighbourhood and layer, per task."""
 AGENT_OPTIONS = {
     "sense": ("neighborhood_size", "schedule", "block", "layer_weights", "criterion", "accept"),
     "random": ("batch", "layer_weights"),
@@ -167,7 +171,9 @@ def cmd_search(args: argparse.Namespace) -> int:
             k: getattr(args, k) for k in AGENT_OPTIONS[args.agent] if getattr(args, k) is not None
         }
         if args.agent == "sense":
-            agent_kwargs.setdefault("neighborhood_size", _neighborhood(DEFAULT_NEIGHBORHOOD))
+            agent_kwargs.setdefault(
+                "neighborhood_size", _neighborhood(DEFAULT_NEIGHBORHOOD[args.task])
+            )
         try:
             config = SearchConfig(
                 task=args.task,
@@ -187,9 +193,18 @@ def cmd_search(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"aann search: error: {exc}", file=sys.stderr)
             return 2
-        if args.init != "random" and not Path(args.init).is_file():
+        if args.init == "psiren":
+            from aann_env.psiren import load_psiren
+
+            try:
+                load_psiren(args.task, args.sparsity)
+            except ValueError as exc:
+                print(f"aann search: error: {exc}", file=sys.stderr)
+                return 2
+        elif args.init != "random" and not Path(args.init).is_file():
             print(
-                f"aann search: error: --init {args.init!r} is neither 'random' nor a network file",
+                f"aann search: error: --init {args.init!r} is neither 'random', 'psiren' nor a "
+                "network file",
                 file=sys.stderr,
             )
             return 2
@@ -209,7 +224,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     """Plot one or more runs."""
-    from aann_env.plots import plot_climb, plot_runs
+    from aann_env.plots import plot_climb, plot_runs, plot_sweep
 
     for run in args.runs:
         if not Path(run, "history.csv").is_file():
@@ -217,11 +232,136 @@ def cmd_plot(args: argparse.Namespace) -> int:
                 f"aann plot: error: {run} is not a run directory (no history.csv)", file=sys.stderr
             )
             return 2
+    sweeps = [run for run in args.runs if Path(run, "sweep.csv").is_file()]
+    searches = [run for run in args.runs if run not in sweeps]
     out = Path(args.out)
-    paths = [plot_runs(args.runs, out / "accuracy.png")]
-    for run in args.runs:
+    paths = []
+    if sweeps:
+        paths.append(plot_sweep(sweeps, out / "sweep.png"))
+    if searches:
+        paths.append(plot_runs(searches, out / "accuracy.png"))
+    for run in searches:
         paths.append(plot_climb(run, out / f"climb-{Path(run).name}.png"))
     print("plots: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _levels(text: str) -> tuple[float, ...]:
+    from aann_env.psiren import parse_levels
+
+    try:
+        return parse_levels(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+TRAIN_OPTIONS = (
+    "levels",
+    "seed",
+    "dense_epochs",
+    "level_epochs",
+    "long_epochs",
+    "long_from",
+    "batch_size",
+    "lr",
+    "level_lr",
+    "scale_lr",
+    "distill",
+    "temperature",
+    "shift",
+    "train_size",
+    "eval_size",
+)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Run or resume a p-SIREN sweep; report each level's figures and where the nets went."""
+    from aann_env.plots import plot_sweep
+    from aann_env.psiren import PSIRENRun, TrainConfig
+
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    given = {k: getattr(args, k) for k in TRAIN_OPTIONS if getattr(args, k) is not None}
+    command = "aann train " + " ".join(args.argv)
+    try:
+        config = TrainConfig(
+            task=args.task,
+            data_dir=args.data_dir,
+            device=args.device,
+            command=command,
+            **given,
+        )
+    except ValueError as exc:
+        print(f"aann train: error: {exc}", file=sys.stderr)
+        return 2
+    if args.resume:
+        run = PSIRENRun(args.out, config if given else None, resume=True)
+        run.config.device = args.device  # where to compute may change between calls
+        if args.data_dir is not None:
+            run.config.data_dir = args.data_dir
+    else:
+        run = PSIRENRun(args.out, config)
+    summary = run.run(progress=not args.no_progress, max_epochs=args.max_epochs)
+    if not summary["finished"]:
+        print(
+            f"aann train: stopped after --max-epochs {args.max_epochs}; continue with "
+            f"aann train --out {args.out} --resume"
+        )
+        return 0
+    print(f"p-SIREN sweep of {len(summary['levels'])} levels done in {summary['wall_time']:.0f} s:")
+    for row in summary["levels"]:
+        print(
+            f"  {row['sparsity']:5.0%} sparse: validation {row['val_accuracy']:.4f}, test "
+            f"{row['test_accuracy']:.4f}  {Path(args.out, row['path'])}"
+        )
+    if not args.no_plot:
+        print(f"plot: {plot_sweep([args.out], Path(args.out) / 'sweep.png')}")
+    return 0
+
+
+def cmd_drive(args: argparse.Namespace) -> int:
+    """Drive held-out CarRacing tracks with a saved car network; report the returns."""
+    from aann_env.car_data import CarDataConfig
+    from aann_env.car_drive import drive
+    from aann_env.car_policy import NetworkPolicy
+
+    net = TernaryNetwork.load(args.path)
+    try:
+        policy = NetworkPolicy(net, args.device)
+    except ValueError as exc:
+        print(f"aann drive: error: {exc}", file=sys.stderr)
+        return 2
+    if args.seed is None:
+        args.seed = CarDataConfig().seeds()["test"][0]
+    seeds = list(range(args.seed, args.seed + args.tracks))
+    print(f"{args.path}: {net}")
+    print(f"driving CarRacing-v3 tracks {seeds[0]}..{seeds[-1]} (max {args.max_steps} steps each)")
+    t0 = time.perf_counter()
+    returns = drive(
+        policy, seeds, max_steps=args.max_steps, video=args.video, progress=not args.no_progress
+    )
+    for seed, ret in zip(seeds, returns, strict=True):
+        print(f"  track {seed}: return {ret:.1f}")
+    share = policy.counts / max(1, policy.counts.sum())
+    print(
+        f"mean return {np.mean(returns):.1f} over {len(returns)} tracks (min {np.min(returns):.1f}) "
+        f"in {time.perf_counter() - t0:.0f} s; classes left/right/gas "
+        f"{share[0]:.0%}/{share[1]:.0%}/{share[2]:.0%}"
+    )
+    if args.video:
+        print(f"video of track {seeds[0]}: {args.video}")
     return 0
 
 
@@ -250,7 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--sparsity", type=_sparsity, default=0.8, help="sparsity of a random start (default 0.8)"
     )
     p.add_argument(
-        "--init", default="random", help="'random' (default) or a saved network to start from"
+        "--init",
+        default="random",
+        help="'random' (default), 'psiren' (the shipped p-SIREN net at --sparsity) or a saved "
+        "network to start from",
     )
     p.add_argument(
         "--budget-evals",
@@ -284,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_neighborhood,
         default=None,
         metavar="K",
-        help=f"swaps per neighbourhood: a number or LAYER=K pairs (default {DEFAULT_NEIGHBORHOOD})",
+        help=f"swaps per neighbourhood: a number or LAYER=K pairs (default: MNIST {DEFAULT_NEIGHBORHOOD['mnist']}; car {DEFAULT_NEIGHBORHOOD['car']})",
     )
     g.add_argument(
         "--schedule",
@@ -356,7 +499,112 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plot", action="store_true", help="do not write plots at the end")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("plot", help="plot search runs")
+    p = sub.add_parser(
+        "train",
+        help="p-SIREN: backprop-trained sparse ternary networks at every sparsity level",
+        description="Train the task's dense net with backprop, then ternarize and sparsify it "
+        "level by level, fine-tuning each level with a straight-through estimator. Each level's "
+        "best network (exact validation accuracy) is saved as OUT/nets/psiren-XX.npz; OUT also "
+        "gets the history, the sweep table (sweep.csv), a checkpoint after every epoch, and the "
+        "plot of test accuracy against sparsity.",
+    )
+    _add_data_args(p)
+    p.add_argument("--out", required=True, help="the run directory")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the sweep in --out from its checkpoint"
+    )
+    p.add_argument(
+        "--levels",
+        type=_levels,
+        default=None,
+        help="sparsity levels in percent, increasing, e.g. 0,50,90 (default: the paper's 15 "
+        "MNIST or 19 car levels, plus 90)",
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
+    p.add_argument("--dense-epochs", type=_non_negative_int, default=None, help="default 15")
+    p.add_argument(
+        "--level-epochs", type=_positive_int, default=None, help="epochs per level (default 3)"
+    )
+    p.add_argument(
+        "--long-epochs",
+        type=_positive_int,
+        default=None,
+        help="epochs per level from --long-from on (default 10)",
+    )
+    p.add_argument(
+        "--long-from", type=_sparsity, default=None, help="see --long-epochs (default 0.85)"
+    )
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="default 128")
+    p.add_argument("--lr", type=_positive_float, default=None, help="dense Adam lr (2e-3)")
+    p.add_argument(
+        "--level-lr", type=_positive_float, default=None, help="per-level Adam lr (5e-3)"
+    )
+    p.add_argument(
+        "--scale-lr",
+        type=float,
+        default=None,
+        help="straight-through Adam lr of the log2 scales (default 1e-3; 0 freezes them)",
+    )
+    p.add_argument(
+        "--distill", type=float, default=None, help="distillation weight in [0, 1] (0.7)"
+    )
+    p.add_argument("--temperature", type=_positive_float, default=None, help="default 2")
+    p.add_argument(
+        "--shift",
+        type=_non_negative_int,
+        default=None,
+        help="augmentation: random shifts of up to this many pixels (default: MNIST 2, car 0)",
+    )
+    p.add_argument(
+        "--train-size", type=_positive_int, default=None, help="training images (default all)"
+    )
+    p.add_argument(
+        "--eval-size",
+        type=_positive_int,
+        default=None,
+        help="validation images for model selection (default all)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device for training (default cpu)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--max-epochs",
+        type=_positive_int,
+        default=None,
+        help="stop after this many epochs (resume later with --resume)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-plot", action="store_true", help="do not write the sweep plot")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "drive",
+        help="drive CarRacing-v3 with a saved car network",
+        description="Let a saved car network drive CarRacing-v3 (each frame preprocessed to the "
+        "96x96 grey input; classes left, right, gas) and report each track's return. By default "
+        "the tracks are the car data set's test tracks, which no network trained on.",
+    )
+    p.add_argument("path", help="a car network file (.npz) written by aann")
+    p.add_argument("--tracks", type=_positive_int, default=5, help="tracks to drive (default 5)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the first track; the others follow (default: the first test track)",
+    )
+    p.add_argument(
+        "--max-steps", type=_positive_int, default=1000, help="steps per track (default 1000)"
+    )
+    p.add_argument("--video", default=None, help="write the first track's drive to a .gif or .mp4")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_drive)
+
+    p = sub.add_parser(
+        "plot",
+        help="plot search runs and p-SIREN sweeps",
+        description="Search runs: accuracy against evaluations and time, and each run's climb "
+        "coloured by layer. p-SIREN sweeps (aann train): accuracy against sparsity (Fig. 2).",
+    )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories")
     p.add_argument("--out", default="plots", help="folder for the PNGs (default ./plots)")
     p.set_defaults(func=cmd_plot)
@@ -382,7 +630,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv[1:]  # the subcommand's own arguments (recorded by aann train)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -61,15 +61,18 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
 
     ## Rewards
 
-    The change of validation accuracy (on `eval_size` validation images) caused by the step, a
-    Python float: 0.0 for an illegal or rejected action. `info["loss_change"]` gives the change of
+    The change of validation accuracy (on `eval_size` validation images; for `"car"`, the
+    accuracy of imitating the expert's class on frames of the validation tracks) caused by the
+    step, a Python float: 0.0 for an illegal or rejected action. `info["loss_change"]` gives the change of
     the validation loss. The test split never enters a reward.
 
     ## Starting State
 
     `reset(options={"init": ...})`: `"random"` (default: a random `sparsity`-sparse network drawn
-    from `self.np_random`), a path to a network saved with `TernaryNetwork.save`, or a
-    `TernaryNetwork` of the task's architecture (copied).
+    from `self.np_random`), `"psiren"` (the backprop-trained p-SIREN network that ships with aann
+    for the task at the env's `sparsity`; `aann_env.psiren.shipped_levels(task)` lists them), a
+    path to a network saved with `TernaryNetwork.save`, or a `TernaryNetwork` of the task's
+    architecture (copied).
 
     ## Episode End
 
@@ -84,7 +87,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
 
     | argument | default | meaning |
     |---|---|---|
-    | `task` | `"mnist"` | the task (`"mnist"`; `"car"` once its data set exists) |
+    | `task` | `"mnist"` | the task: `"mnist"`, or `"car"` (imitation of the CarRacing expert) |
     | `sparsity` | `0.8` | fraction of zero weights of random starts |
     | `action_mode` | `"swap"` | `"swap"` or `"layer"` |
     | `observation_mode` | `"summary"` | `"summary"` or `"weights"` |
@@ -93,7 +96,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     | `accept` | `"no_worse"` | `"layer"` mode: commit the best neighbour if it does not lower accuracy (`"no_worse"`), only if it raises it (`"better"`), or always (`"always"`) |
     | `target_accuracy` | `None` | terminate when validation accuracy reaches it |
     | `device` | `"cpu"` | torch device of the evaluator |
-    | `data_dir` | `None` | raw data folder (MNIST IDX files); default: `$AANN_MNIST_DIR`, then the cache |
+    | `data_dir` | `None` | MNIST: folder of the IDX files (default: `$AANN_MNIST_DIR`, then the cache); car: folder of the recorded data set, or one cache file (default: recorded once into the cache folder) |
     | `render_mode` | `None` | `"ansi"` or `"rgb_array"` |
 
     ## Version History
@@ -233,9 +236,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         if isinstance(init, str) and init == "random":
             return random_network(arch, self.sparsity, self.np_random, offset=self.task.offset)
         if isinstance(init, str) and init == "psiren":
-            raise ValueError(
-                "p-SIREN networks do not ship with this version of aann yet; use 'random' or a path"
-            )
+            from aann_env.psiren import load_psiren
+
+            return load_psiren(self.task.name, self.sparsity)
         if isinstance(init, (str, os.PathLike)):
             return TernaryNetwork.load(init, arch=arch)
         raise ValueError(

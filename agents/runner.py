@@ -43,7 +43,7 @@ AGENTS: dict[str, type[SearchAgent]] = {
     "random": RandomSearch,
     "annealing": SimulatedAnnealing,
 }
-ENV_IDS = {"mnist": "AANN-MNIST-v0"}
+ENV_IDS = {"mnist": "AANN-MNIST-v0", "car": "AANN-CarRacing-v0"}
 HISTORY_COLUMNS = (
     "step",
     "evals",
@@ -69,7 +69,7 @@ class SearchConfig:
     sparsity: float = 0.8
     """Sparsity of a random start."""
     init: str = "random"
-    """Start: "random" or the path of a saved network."""
+    """Start: "random", "psiren" (the shipped p-SIREN net at ``sparsity``) or a network file."""
     seed: int = 0
     """Seed of the env (start, neighbourhood draws) and, derived from it, of the agent."""
     budget_evals: int | None = None
@@ -364,7 +364,7 @@ class SearchRun:
             self._truncate_history(self._rows)
             self._history = open(self.history_path, "a", newline="")  # noqa: SIM115
         else:
-            init = cfg.init if cfg.init == "random" else str(Path(cfg.init))
+            init = cfg.init if cfg.init in ("random", "psiren") else str(Path(cfg.init))
             env.reset(seed=cfg.seed, options={"init": init})
             config = {**asdict(cfg), "layer_names": list(env.unwrapped.network.layer_names)}
             (self.dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -137,8 +137,8 @@ def test_reset_init_options(tmp_path):
     assert env.unwrapped.network == net and info["counts"] == net.family_signature()
     env.reset(options={"init": net})
     assert env.unwrapped.network == net and env.unwrapped.network is not net
-    with pytest.raises(ValueError, match="p-SIREN"):
-        env.reset(options={"init": "psiren"})
+    with pytest.raises(ValueError, match="p-SIREN"):  # none ships at 81%
+        gym.make("AANN-MNIST-v0", **SMALL, sparsity=0.81).reset(options={"init": "psiren"})
     with pytest.raises(aann_env.CheckpointError):
         env.reset(options={"init": str(tmp_path / "missing.npz")})
     with pytest.raises(ValueError, match="'car' network"):
