@@ -13,8 +13,8 @@ from aann_env.network import Swap, TernaryNetwork, random_network
 
 __version__ = "0.1.0"
 
-ENV_IDS = {"AANN-MNIST-v0": "mnist"}
-"""Registered environment ids and their tasks (the car task joins when its data set exists)."""
+ENV_IDS = {"AANN-MNIST-v0": "mnist", "AANN-CarRacing-v0": "car"}
+"""Registered environment ids and their tasks."""
 
 for _env_id, _task in ENV_IDS.items():
     if _env_id not in gym.registry:

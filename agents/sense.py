@@ -33,8 +33,10 @@ Accept = Literal["no_worse", "better", "always"]
 
 SCHEDULES = ("alternate", "fc", "random-block", "uniform", "adaptive")
 
-DEFAULT_LAYER_COSTS = {"1.0": 1200.0, "2.0": 40.0, "fc": 1.0}
-"""Relative cost of scoring one swap per MNIST layer (from benchmarks/neighbor_eval.py)."""
+DEFAULT_LAYER_COSTS = {"1.0": 1200.0, "2.0": 40.0, "fc": 1.0, "fc1": 2.0, "fc2": 1.0}
+"""Relative cost of scoring one swap per layer: MNIST's from benchmarks/neighbor_eval.py; the car
+net's conv layers are taken to cost what MNIST's do, and an fc1 swap (two hidden units, then the
+output layer) about twice an output-layer swap."""
 
 
 class SENSE(SearchAgent):
