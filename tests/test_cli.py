@@ -109,7 +109,7 @@ def test_bad_paths_exit_2_with_a_message(tmp_path, capsys):
         )
         == 2
     )
-    assert "neither 'random' nor a network file" in capsys.readouterr().err
+    assert "neither 'random', 'psiren' nor a network file" in capsys.readouterr().err
     assert main(["search", "--out", str(tmp_path / "c"), "--resume"]) == 2
     assert "nothing to resume" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "missing.npz")]) == 2

@@ -129,3 +129,16 @@ def test_cuda_matches_cpu_bit_for_bit():
     assert torch.equal(
         gpu_ev.logits.cpu(), evaluate(gpu_ev.network, pixels, labels, keep_logits=True).logits
     )
+
+
+@pytest.mark.parametrize("use_kernels", [True, False], ids=["kernels", "torch"])
+def test_car_task_offset_stays_exact(use_kernels):
+    """The car task feeds ``code/256 - 0.5``: scores still equal a from-scratch forward pass."""
+    pixels, labels = _data(CAR, 64, seed=7)
+    net = random_network(CAR, 0.8, 8, offset=0.5)
+    ev = IncrementalEvaluator(net, pixels, labels, use_kernels=use_kernels)
+    ref = evaluate(net, pixels, labels, keep_logits=True)
+    assert ev.accuracy == ref.accuracy and ev.loss == ref.loss
+    rng = np.random.default_rng(9)
+    swaps = np.concatenate([net.sample_swaps(6, rng, layer=layer) for layer in range(net.n_layers)])
+    _assert_matches_reference(net, pixels, labels, swaps, ev.score(swaps, return_logits=True))

@@ -219,6 +219,16 @@ def test_all_mnist_levels_ship():
         assert 0.9 < prov["test_accuracy"] <= 1.0
 
 
+def test_all_car_levels_ship():
+    assert shipped_levels("car") == CAR_LEVELS  # the paper's 19 and 90%
+    for level in CAR_LEVELS:
+        net = load_psiren("car", level)
+        assert net.sparsity == level and net.offset == 0.5
+        assert net.provenance["task"] == "car" and net.provenance["command"].startswith(
+            "aann train"
+        )
+
+
 @pytest.mark.usefixtures("mnist_ready")
 def test_shipped_figures_are_the_exact_evaluators():
     test = get_task("mnist").split("test")
