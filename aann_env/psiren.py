@@ -42,6 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aann_env.atomic import atomic_write
 from aann_env.errors import CheckpointError
 from aann_env.forward import evaluate
 from aann_env.latent import LatentNetwork
@@ -276,17 +277,6 @@ def load_psiren(task: str, sparsity: float) -> TernaryNetwork:
 
 
 # ------------------------------------------------------------------------------------ the run
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    if path.exists():
-        os.replace(path, path.with_name(path.name.replace(".pt", ".prev.pt")))
-    os.replace(tmp, path)
-
-
 def _load_torch_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -375,7 +365,11 @@ class PSIRENRun:
         return opt, sched
 
     def _checkpoint(self, state: dict[str, Any]) -> None:
-        _atomic_torch_save({"schema": CHECKPOINT_SCHEMA, **state}, self.out / "checkpoint.pt")
+        atomic_write(
+            self.out / "checkpoint.pt",
+            lambda fh: torch.save({"schema": CHECKPOINT_SCHEMA, **state}, fh),
+            keep_previous=self.out / "checkpoint.prev.pt",
+        )
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         """The newest readable checkpoint (falling back to the previous one), or None."""

@@ -31,6 +31,7 @@ import gymnasium as gym
 import numpy as np
 
 import aann_env  # noqa: F401  (registers the env ids)
+from aann_env.atomic import atomic_write
 from aann_env.errors import CheckpointError
 from aann_env.network import TernaryNetwork
 from agents.annealing import SimulatedAnnealing
@@ -151,15 +152,13 @@ def save_checkpoint(
     path: Path, current: TernaryNetwork, best: TernaryNetwork, state: dict[str, Any]
 ) -> None:
     """Write a checkpoint atomically, keeping the previous one as ``*.prev.npz``."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     arrays = {**_pack("current", current), **_pack("best", best)}
-    with open(tmp, "wb") as fh:
-        np.savez(fh, state=np.array(json.dumps({"schema": CHECKPOINT_SCHEMA, **state})), **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    if path.exists():
-        os.replace(path, path.with_suffix(".prev.npz"))
-    os.replace(tmp, path)
+    meta = np.array(json.dumps({"schema": CHECKPOINT_SCHEMA, **state}))
+    atomic_write(
+        path,
+        lambda fh: np.savez(fh, state=meta, **arrays),
+        keep_previous=path.with_suffix(".prev.npz"),
+    )
 
 
 def load_checkpoint(path: Path) -> tuple[TernaryNetwork, TernaryNetwork, dict[str, Any]]:
