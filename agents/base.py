@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from aann_env.network import TernaryNetwork
+from aann_env.core.network import TernaryNetwork
 
 
 @dataclass(frozen=True)

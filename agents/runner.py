@@ -32,8 +32,9 @@ import numpy as np
 
 import aann_env  # noqa: F401  (registers the env ids)
 from aann_env.atomic import atomic_write
+from aann_env.core.network import TernaryNetwork
+from aann_env.envs.registration import TASK_ENV_IDS
 from aann_env.errors import CheckpointError
-from aann_env.network import TernaryNetwork
 from agents.annealing import SimulatedAnnealing
 from agents.base import BaseCallback, Budget, SearchAgent, StepInfo
 from agents.random_search import RandomSearch
@@ -44,7 +45,6 @@ AGENTS: dict[str, type[SearchAgent]] = {
     "random": RandomSearch,
     "annealing": SimulatedAnnealing,
 }
-ENV_IDS = {"mnist": "AANN-MNIST-v0", "car": "AANN-CarRacing-v0"}
 HISTORY_COLUMNS = (
     "step",
     "evals",
@@ -93,8 +93,10 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if self.agent not in AGENTS:
             raise ValueError(f"unknown agent {self.agent!r}; agents: {sorted(AGENTS)}")
-        if self.task not in ENV_IDS:
-            raise ValueError(f"unknown task {self.task!r}; tasks with an env: {sorted(ENV_IDS)}")
+        if self.task not in TASK_ENV_IDS:
+            raise ValueError(
+                f"unknown task {self.task!r}; tasks with an env: {sorted(TASK_ENV_IDS)}"
+            )
         Budget(self.budget_evals, self.budget_seconds)  # validates
         AGENTS[self.agent](**self.agent_kwargs)  # validates the agent's arguments
 
@@ -126,7 +128,7 @@ def make_agent(cfg: SearchConfig) -> SearchAgent:
 
 def make_env(cfg: SearchConfig) -> gym.Env:
     return gym.make(
-        ENV_IDS[cfg.task],
+        TASK_ENV_IDS[cfg.task],
         sparsity=cfg.sparsity,
         eval_size=cfg.eval_size,
         device=cfg.device,
@@ -412,7 +414,7 @@ class SearchRun:
 
 
 def _test_accuracy(env: gym.Env, net: TernaryNetwork) -> float:
-    from aann_env.forward import evaluate
+    from aann_env.core.forward import evaluate
 
     u = env.unwrapped
     test = u.task.split("test", u.data_dir)

@@ -8,9 +8,9 @@ Usage::
 Everything is measured in one run, side by side, on the same random 80%-sparse MNIST net:
 
 * **naive**: each neighbour is scored by a full forward pass of the swapped network over the
-  evaluation set (:func:`aann_env.forward.evaluate`), at the batch size that runs fastest here
+  evaluation set (:func:`aann_env.core.forward.evaluate`), at the batch size that runs fastest here
   (chosen by trying several in this run).
-* **incremental**: :class:`aann_env.evaluator.IncrementalEvaluator` scoring a batch of swaps in
+* **incremental**: :class:`aann_env.evaluation.incremental.IncrementalEvaluator` scoring a batch of swaps in
   one layer.
 
 Each measurement runs in a child process of its own, so the reported peak memory (the child's
@@ -65,7 +65,7 @@ def _peak_rss_mib() -> float:
 
 
 def _setup(cfg: Config):
-    from aann_env.network import random_network
+    from aann_env.core.network import random_network
     from aann_env.tasks import get_task
 
     task = get_task("mnist")
@@ -75,7 +75,7 @@ def _setup(cfg: Config):
 
 
 def _measure_naive(cfg: Config, layer: str, queue: mp.Queue) -> None:
-    from aann_env.forward import evaluate
+    from aann_env.core.forward import evaluate
 
     valid, net = _setup(cfg)
     swaps = net.sample_swaps(cfg.naive_neighbours, np.random.default_rng(cfg.seed + 1), layer=layer)
@@ -97,7 +97,7 @@ def _measure_naive(cfg: Config, layer: str, queue: mp.Queue) -> None:
 
 
 def _measure_incremental(cfg: Config, layer: str, count: int, queue: mp.Queue) -> None:
-    from aann_env.evaluator import IncrementalEvaluator
+    from aann_env.evaluation.incremental import IncrementalEvaluator
 
     valid, net = _setup(cfg)
     ev = IncrementalEvaluator(net, valid.pixels, valid.labels, device=cfg.device)

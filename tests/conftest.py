@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from aann_env.mnist import cache_path
+from aann_env.tasks.mnist import cache_path
 
 
 @pytest.fixture(scope="session")

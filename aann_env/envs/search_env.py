@@ -1,0 +1,408 @@
+"""The Gymnasium environment: search the family of a sparse ternary network by bit-swaps."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from typing import Any, Literal, NamedTuple, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from aann_env.core.forward import evaluate
+from aann_env.core.network import TernaryNetwork, random_network
+from aann_env.errors import SwapError
+from aann_env.evaluation.incremental import IncrementalEvaluator
+from aann_env.tasks import Task, get_task
+
+ActionMode = Literal["swap", "layer"]
+ObservationMode = Literal["summary", "weights"]
+AcceptRule = Literal["no_worse", "better", "always"]
+
+HISTORY = 8
+"""Rewards kept in the summary observation."""
+
+
+class Scores(NamedTuple):
+    """Validation accuracy and mean loss of each of K swapped networks."""
+
+    accuracy: np.ndarray
+    loss: np.ndarray
+
+
+class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
+    """
+    ## Description
+
+    The state is a sparse ternary network (every weight in {-1, 0, +1}, HardTanh activations) of
+    the paper "Architecture Agnostic Neural Networks" (Talukder, Raghavan, Yue, 2020). An action
+    is a *bit-swap*: one nonzero weight moves, sign kept, to a zero position of the same layer.
+    Swaps keep every layer's counts of -1, 0 and +1, so an episode walks through one *family* of
+    networks, and the reward is the change of validation accuracy. Scoring is exact and
+    incremental (:class:`aann_env.evaluation.incremental.IncrementalEvaluator`), so a step costs a small
+    fraction of a forward pass.
+
+    ## Action Space
+
+    | `action_mode` | space | meaning |
+    |---|---|---|
+    | `"swap"` | `MultiDiscrete([n_layers, L, L])` | `(layer, src, dst)`: flat indices into that layer, `L` the largest layer size. Legal swaps (src nonzero, dst zero, both inside the layer) are applied; others leave the network unchanged with reward 0.0 and `info["illegal_action"] = True`. |
+    | `"layer"` | `Discrete(n_layers)` | one stochastic search and succeed (SENSE) step in that layer: `neighborhood_size` legal swaps are drawn from `self.np_random` and scored, and the best (highest accuracy, then lowest loss) is committed unless `accept` refuses it. |
+
+    An action outside the space raises `ValueError`.
+
+    ## Observation Space
+
+    | `observation_mode` | space | content |
+    |---|---|---|
+    | `"summary"` (default) | `Box(-1, 1, (4 * n_layers + 3 + 8,), float32)` | per layer: density * 2 - 1, sign balance (n(+1) - n(-1)) / n(nonzero), tanh of the coefficient of variation of the nonzeros per output unit, tanh(100 * mean reward of the last steps in that layer); then accuracy * 2 - 1, tanh(loss / 4), the step fraction * 2 - 1, and tanh(100 * reward) of the last 8 steps (newest first) |
+    | `"weights"` | `Box(-1, 1, (n_weights,), int8)` | every weight, layers in order, each flattened in torch layout |
+
+    ## Rewards
+
+    The change of validation accuracy (on `eval_size` validation images; for `"car"`, the
+    accuracy of imitating the expert's class on frames of the validation tracks) caused by the
+    step, a Python float: 0.0 for an illegal or rejected action. `info["loss_change"]` gives the change of
+    the validation loss. The test split never enters a reward.
+
+    ## Starting State
+
+    `reset(options={"init": ...})`: `"random"` (default: a random `sparsity`-sparse network drawn
+    from `self.np_random`), `"psiren"` (the backprop-trained p-SIREN network that ships with aann
+    for the task at the env's `sparsity`; `aann_env.training.psiren.shipped_levels(task)` lists them), a
+    path to a network saved with `TernaryNetwork.save`, or a `TernaryNetwork` of the task's
+    architecture (copied).
+
+    ## Episode End
+
+    - Termination: the validation accuracy reaches `target_accuracy` (if given).
+    - Truncation: `max_episode_steps` steps (registered as 1000; override it in `gym.make`).
+
+    When an episode ends, `info["test_accuracy"]` holds the test accuracy of the final network
+    (added on truncation by the registered `EpisodeTestAccuracy` wrapper);
+    `env.unwrapped.test_accuracy()` reports it at any time.
+
+    ## Arguments
+
+    | argument | default | meaning |
+    |---|---|---|
+    | `task` | `"mnist"` | the task: `"mnist"`, or `"car"` (imitation of the CarRacing expert) |
+    | `sparsity` | `0.8` | fraction of zero weights of random starts |
+    | `action_mode` | `"swap"` | `"swap"` or `"layer"` |
+    | `observation_mode` | `"summary"` | `"summary"` or `"weights"` |
+    | `eval_size` | `10_000` | validation images the reward is measured on (a fixed subset) |
+    | `neighborhood_size` | `64` | swaps scored per `"layer"` action |
+    | `accept` | `"no_worse"` | `"layer"` mode: commit the best neighbour if it does not lower accuracy (`"no_worse"`), only if it raises it (`"better"`), or always (`"always"`) |
+    | `target_accuracy` | `None` | terminate when validation accuracy reaches it |
+    | `device` | `"cpu"` | torch device of the evaluator |
+    | `data_dir` | `None` | MNIST: folder of the IDX files (default: `$AANN_MNIST_DIR`, then the cache); car: folder of the recorded data set, or one cache file (default: recorded once into the cache folder) |
+    | `render_mode` | `None` | `"ansi"` or `"rgb_array"` |
+
+    ## Version History
+
+    - v0: initial version.
+
+    ## Example
+
+    >>> import gymnasium as gym
+    >>> import aann_env
+    >>> env = gym.make("AANN-MNIST-v0", eval_size=200, action_mode="layer", neighborhood_size=4)
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape, round(info["accuracy"], 3) == round(env.unwrapped.accuracy, 3)
+    ((23,), True)
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        task: str = "mnist",
+        sparsity: float = 0.8,
+        action_mode: ActionMode = "swap",
+        observation_mode: ObservationMode = "summary",
+        eval_size: int | None = 10_000,
+        neighborhood_size: int = 64,
+        accept: AcceptRule = "no_worse",
+        target_accuracy: float | None = None,
+        device: str = "cpu",
+        data_dir: str | os.PathLike[str] | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        if action_mode not in ("swap", "layer"):
+            raise ValueError(f"action_mode must be 'swap' or 'layer', got {action_mode!r}")
+        if observation_mode not in ("summary", "weights"):
+            raise ValueError(
+                f"observation_mode must be 'summary' or 'weights', got {observation_mode!r}"
+            )
+        if accept not in ("no_worse", "better", "always"):
+            raise ValueError(f"accept must be 'no_worse', 'better' or 'always', got {accept!r}")
+        if not 0.0 <= sparsity < 1.0:
+            raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+        if neighborhood_size < 1:
+            raise ValueError(f"neighborhood_size must be >= 1, got {neighborhood_size}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
+        self.task: Task = get_task(task)
+        self.sparsity = float(sparsity)
+        self.action_mode = action_mode
+        self.observation_mode = observation_mode
+        self.neighborhood_size = int(neighborhood_size)
+        self.accept = accept
+        self.target_accuracy = target_accuracy
+        self.device = device
+        self.data_dir = data_dir
+        self.render_mode = render_mode
+
+        arch = self.task.arch
+        self._valid = self.task.split("valid", data_dir).subset(eval_size)
+        self.eval_size = len(self._valid)
+        self.n_layers = len(arch.layers)
+        self._layer_sizes = np.array([spec.size for spec in arch.layers], dtype=np.int64)
+        if action_mode == "swap":
+            self.action_space = spaces.MultiDiscrete(
+                [self.n_layers, int(self._layer_sizes.max()), int(self._layer_sizes.max())]
+            )
+        else:
+            self.action_space = spaces.Discrete(self.n_layers)
+        if observation_mode == "summary":
+            size = 4 * self.n_layers + 3 + HISTORY
+            self.observation_space = spaces.Box(-1.0, 1.0, (size,), np.float32)
+        else:
+            self.observation_space = spaces.Box(-1, 1, (arch.n_weights,), np.int8)
+
+        self.horizon: int | None = None
+        """Episode length for the step-fraction feature (set from the TimeLimit by make)."""
+        self._evaluator: IncrementalEvaluator | None = None
+        self._steps = 0
+        self._rewards: deque[float] = deque(maxlen=HISTORY)
+        self._layer_rewards: list[deque[float]] = [
+            deque(maxlen=HISTORY) for _ in range(self.n_layers)
+        ]
+        self._curve: list[float] = []
+        self._test_cache: tuple[str, float] | None = None
+
+    # ------------------------------------------------------------------------------ properties
+    @property
+    def evaluator(self) -> IncrementalEvaluator:
+        if self._evaluator is None:
+            raise gym.error.ResetNeeded("call reset() before using the environment")
+        return self._evaluator
+
+    @property
+    def network(self) -> TernaryNetwork:
+        """The current network (the state). Read it; change it only through actions."""
+        return self.evaluator.network
+
+    @property
+    def accuracy(self) -> float:
+        """Validation accuracy of the current network on the env's evaluation subset."""
+        return self.evaluator.accuracy
+
+    @property
+    def loss(self) -> float:
+        return self.evaluator.loss
+
+    # ----------------------------------------------------------------------------------- reset
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        net = self._initial_network((options or {}).get("init", "random"))
+        if self._evaluator is None:
+            self._evaluator = IncrementalEvaluator(
+                net, self._valid.pixels, self._valid.labels, device=self.device
+            )
+        else:
+            self._evaluator.reset(net)
+        self._steps = 0
+        self._rewards.clear()
+        for d in self._layer_rewards:
+            d.clear()
+        self._curve = [self.accuracy]
+        self._test_cache = None
+        return self._observation(), self._info(reward_loss=0.0)
+
+    def _initial_network(self, init: Any) -> TernaryNetwork:
+        arch = self.task.arch
+        if isinstance(init, TernaryNetwork):
+            if init.arch != arch:
+                raise ValueError(
+                    f"the initial network is a {init.arch.name!r} network; this env needs {arch.name!r}"
+                )
+            return init.copy()
+        if isinstance(init, str) and init == "random":
+            return random_network(arch, self.sparsity, self.np_random, offset=self.task.offset)
+        if isinstance(init, str) and init == "psiren":
+            from aann_env.nets import load_psiren
+
+            return load_psiren(self.task.name, self.sparsity)
+        if isinstance(init, (str, os.PathLike)):
+            return TernaryNetwork.load(init, arch=arch)
+        raise ValueError(
+            f"options['init'] must be 'random', a path or a TernaryNetwork, got {init!r}"
+        )
+
+    # ------------------------------------------------------------------------------------ step
+    def step(
+        self, action: np.ndarray | int
+    ) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        ev = self.evaluator
+        before_acc, before_loss = ev.accuracy, ev.loss
+        illegal = False
+        committed = False
+        swap: np.ndarray | None = None
+        if self.action_mode == "swap":
+            a = np.asarray(action)
+            if (
+                a.shape != (3,)
+                or not np.issubdtype(a.dtype, np.integer)
+                or not self.action_space.contains(a.astype(np.int64))
+            ):
+                raise ValueError(
+                    f"action {action!r} is not in {self.action_space}: expected three integers "
+                    f"(layer, src, dst) with layer < {self.n_layers} and indices < {self.action_space.nvec[1]}"
+                )
+            swap = a.astype(np.int64)
+            layer = int(swap[0])
+            if self.network.is_legal(swap):
+                ev.commit(swap)
+                committed = True
+            else:
+                illegal = True
+        else:
+            if not self.action_space.contains(action):
+                raise ValueError(
+                    f"action {action!r} is not in {self.action_space}: expected a layer index < {self.n_layers}"
+                )
+            layer = int(action)
+            swaps = self.sample_swaps(self.neighborhood_size, layer=layer)
+            scores = ev.score(swaps)
+            best = int(np.lexsort((scores.loss, -scores.accuracy))[0])
+            swap = swaps[best]
+            gain = scores.accuracy[best] - before_acc
+            if self.accept == "always" or gain > 0 or (self.accept == "no_worse" and gain == 0):
+                ev.commit(swap)
+                committed = True
+        reward = float(ev.accuracy - before_acc)
+        self._steps += 1
+        self._rewards.appendleft(reward)
+        self._layer_rewards[layer].appendleft(reward)
+        self._curve.append(ev.accuracy)
+        terminated = bool(self.target_accuracy is not None and ev.accuracy >= self.target_accuracy)
+        info = self._info(reward_loss=ev.loss - before_loss)
+        info.update(illegal_action=illegal, committed=committed, layer=layer, swap=swap)
+        if terminated:
+            info["test_accuracy"] = self.test_accuracy()
+        # Truncation is Gymnasium's TimeLimit; the registered EpisodeTestAccuracy wrapper adds
+        # the test accuracy then.
+        return self._observation(), reward, terminated, False, info
+
+    # ---------------------------------------------------------------------------------- peeking
+    def sample_swaps(self, k: int, layer: int | str | None = None) -> np.ndarray:
+        """Draw ``k`` legal swaps of the current network from the env's generator: (k, 3) int64."""
+        return self.network.sample_swaps(k, self.np_random, layer=layer)
+
+    def evaluate_swaps(self, swaps: np.ndarray) -> Scores:
+        """Validation accuracy and loss of each swapped network, without changing the state.
+
+        Raises:
+            SwapError: A swap is illegal for the current network.
+        """
+        arr = np.asarray(swaps, dtype=np.int64).reshape(-1, 3)
+        scores = self.evaluator.score(arr)
+        return Scores(scores.accuracy, scores.loss)
+
+    def test_accuracy(self) -> float:
+        """Test accuracy of the current network on the whole test split (never a reward)."""
+        key = self.network.metadata()["weights_sha256"]
+        if self._test_cache is None or self._test_cache[0] != key:
+            test = self.task.split("test", self.data_dir)
+            acc = evaluate(self.network, test.pixels, test.labels, device=self.device).accuracy
+            self._test_cache = (key, acc)
+        return self._test_cache[1]
+
+    # ------------------------------------------------------------------------------ observation
+    def _observation(self) -> np.ndarray:
+        net = self.network
+        if self.observation_mode == "weights":
+            return net.flat_weights()
+        feats: list[float] = []
+        for i, spec in enumerate(net.arch.layers):
+            w = net.weights[spec.name].reshape(spec.out_features, -1)
+            nonzero = w != 0
+            nnz = int(nonzero.sum())
+            per_unit = nonzero.sum(axis=1)
+            feats.append(2.0 * nnz / w.size - 1.0)
+            feats.append(float((w == 1).sum() - (w == -1).sum()) / max(nnz, 1))
+            feats.append(float(np.tanh(per_unit.std() / max(per_unit.mean(), 1e-9))))
+            recent = self._layer_rewards[i]
+            feats.append(float(np.tanh(100.0 * np.mean(recent))) if recent else 0.0)
+        limit = self.horizon
+        fraction = self._steps / limit if limit else self._steps / (self._steps + 100.0)
+        feats += [
+            2.0 * self.accuracy - 1.0,
+            float(np.tanh(self.loss / 4.0)),
+            2.0 * min(fraction, 1.0) - 1.0,
+        ]
+        rewards = list(self._rewards) + [0.0] * (HISTORY - len(self._rewards))
+        feats += [float(np.tanh(100.0 * r)) for r in rewards]
+        return np.clip(np.asarray(feats, dtype=np.float32), -1.0, 1.0)
+
+    def _info(self, reward_loss: float) -> dict[str, Any]:
+        return {
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "loss_change": float(reward_loss),
+            "step": self._steps,
+            "counts": self.network.family_signature(),
+        }
+
+    # ---------------------------------------------------------------------------------- render
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render() called without a render_mode; pass render_mode='ansi' or 'rgb_array'"
+            )
+            return None
+        if self.render_mode == "ansi":
+            return self._render_text()
+        return self._render_image()
+
+    def _render_text(self) -> str:
+        net = self.network
+        lines = [
+            f"AANN-{self.task.name} step {self._steps}: validation accuracy {self.accuracy:.4f}, loss {self.loss:.4f}",
+        ]
+        for name, (neg, zero, pos) in net.family_signature().items():
+            lines.append(f"  layer {name:>4}: -1 x {neg:6d}   0 x {zero:6d}   +1 x {pos:6d}")
+        if self._rewards:
+            lines.append(f"  last reward {self._rewards[0]:+.4f}")
+        return "\n".join(lines) + "\n"
+
+    def _render_image(self) -> np.ndarray:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        net = self.network
+        fig = Figure(figsize=(3 * (self.n_layers + 1), 3), dpi=64)
+        canvas = FigureCanvasAgg(fig)
+        for i, spec in enumerate(net.arch.layers):
+            ax = fig.add_subplot(1, self.n_layers + 1, i + 1)
+            w = net.weights[spec.name].reshape(spec.out_features, -1)
+            ax.imshow(w, cmap="coolwarm", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
+            ax.set_title(f"layer {spec.name}", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax = fig.add_subplot(1, self.n_layers + 1, self.n_layers + 1)
+        ax.plot(self._curve, color="black")
+        ax.set_title(f"accuracy {self.accuracy:.3f}", fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        fig.tight_layout()
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba())[..., :3].copy()  # (H, W, 3) uint8
+
+
+__all__ = ["AANNEnv", "Scores", "SwapError"]

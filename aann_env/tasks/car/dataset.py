@@ -1,0 +1,492 @@
+"""The car-racing imitation data set: expert frames and labels, split by track.
+
+Each frame is recorded by driving one seeded ``CarRacing-v3`` track (discrete actions) with the
+:class:`~aann_env.tasks.car.expert.Expert`. For every observation the data set stores
+:func:`~aann_env.tasks.car.expert.preprocess` of it (a ``(96, 96)`` ``uint8`` grey frame), the class the
+expert picks in that state (0 left, 1 right, 2 gas: the label of frame ``t`` is the expert's
+choice at state ``t``, which then drives the car to state ``t + 1``) and the track's seed.
+
+The first ``skip_frames`` observations of each episode (default 50) are driven but not recorded:
+observations 0..48 are drawn during the env's zoom-in animation (see
+:data:`~aann_env.tasks.car.expert.ZOOM_FRAMES`). An episode ends when the lap is complete, when the car
+leaves the playfield, or after ``max_steps`` steps.
+
+The splits are by track: *train*, *valid* and *test* use disjoint ranges of consecutive seeds
+starting at ``base_seed``, so no test track is seen in training.
+
+Recording takes minutes, so the data set is cached in one ``.npz`` under
+``default_cache_dir() / "car"`` (see :func:`aann_env.tasks.cache.default_cache_dir`). Its name carries
+:data:`VERSION` and a short hash of the config; it stores the config, the version and a SHA-256
+over the arrays, checked on every load. Build it with ``python -m aann_env.tasks.car``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+import zipfile
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from aann_env.atomic import atomic_write
+from aann_env.errors import DataError
+from aann_env.tasks.cache import default_cache_dir
+from aann_env.tasks.car.expert import (
+    CLASS_TO_ACTION,
+    CLASSES,
+    FRAME_SHAPE,
+    Expert,
+    make_env,
+    preprocess,
+)
+from aann_env.tasks.split import SPLITS, Split
+
+__all__ = [
+    "CACHE_SUBDIR",
+    "VERSION",
+    "CarData",
+    "CarDataConfig",
+    "build_car",
+    "cache_path",
+    "load_car",
+    "load_car_data",
+    "main",
+    "read_cache",
+    "record_tracks",
+]
+
+VERSION = 1
+"""Version of the recording procedure (expert, preprocessing, layout); bump it when any changes."""
+
+CACHE_SUBDIR = "car"
+"""Folder of the car caches inside :func:`aann_env.tasks.cache.default_cache_dir`."""
+
+_ARRAY_KEYS = tuple(f"{split}_{part}" for split in SPLITS for part in ("x", "y", "seed"))
+
+
+@dataclass(frozen=True)
+class CarDataConfig:
+    """What to record. Changing any field names a different cache file."""
+
+    train_tracks: int = 30
+    """Tracks in the *train* split (seeds ``base_seed ...``)."""
+    valid_tracks: int = 10
+    """Tracks in the *valid* split (the next seeds)."""
+    test_tracks: int = 10
+    """Tracks in the *test* split (the seeds after those)."""
+    base_seed: int = 20_000
+    """First track seed; the expert was tuned on seeds below 1100, far from this range."""
+    max_steps: int = 1000
+    """Steps before an episode is truncated (Gymnasium's own limit is 1000)."""
+    skip_frames: int = 50
+    """Observations at the start of each episode not recorded (0..48 are the zoom-in)."""
+
+    def __post_init__(self) -> None:
+        for name in ("train_tracks", "valid_tracks", "test_tracks", "max_steps"):
+            if getattr(self, name) <= 0:
+                raise ValueError(
+                    f"CarDataConfig.{name} must be positive, got {getattr(self, name)}"
+                )
+        if not 0 <= self.skip_frames < self.max_steps:
+            raise ValueError(
+                f"CarDataConfig.skip_frames must lie in 0..max_steps-1 ({self.max_steps - 1}), "
+                f"got {self.skip_frames}"
+            )
+        if self.base_seed < 0:
+            raise ValueError(f"CarDataConfig.base_seed must be non-negative, got {self.base_seed}")
+
+    def seeds(self) -> dict[str, tuple[int, ...]]:
+        """Return the track seeds of each split (disjoint consecutive ranges)."""
+        out: dict[str, tuple[int, ...]] = {}
+        start = self.base_seed
+        for split, count in zip(
+            SPLITS, (self.train_tracks, self.valid_tracks, self.test_tracks), strict=True
+        ):
+            out[split] = tuple(range(start, start + count))
+            start += count
+        return out
+
+    def to_json(self) -> str:
+        """Return the config and :data:`VERSION` as canonical JSON (sorted keys, no spaces)."""
+        return json.dumps(
+            {"version": VERSION, **dataclasses.asdict(self)}, sort_keys=True, separators=(",", ":")
+        )
+
+    def digest(self) -> str:
+        """Return a short hash of :meth:`to_json`, used in the cache file name."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:10]
+
+
+@dataclass(frozen=True, eq=False)
+class CarData:
+    """The recorded data set.
+
+    Attributes:
+        config: What was recorded.
+        splits: ``"train"`` / ``"valid"`` / ``"test"`` splits: ``uint8`` frames ``(N, 96, 96)``
+            and ``int64`` labels ``(N,)`` in 0..2 (see :data:`~aann_env.tasks.car.expert.CLASSES`).
+        frame_seeds: Track seed of each frame, ``int64`` ``(N,)`` per split.
+        source: Where the data came from, e.g. ``"cache:/home/me/.cache/aann/car/...npz"``.
+    """
+
+    config: CarDataConfig
+    splits: dict[str, Split]
+    frame_seeds: dict[str, np.ndarray]
+    source: str
+
+    @property
+    def seeds(self) -> dict[str, tuple[int, ...]]:
+        """Track seeds of each split."""
+        return self.config.seeds()
+
+    def class_balance(self) -> dict[str, np.ndarray]:
+        """Return the fraction of frames of each class, ``(3,)`` per split."""
+        out: dict[str, np.ndarray] = {}
+        for name, split in self.splits.items():
+            counts = np.bincount(split.labels, minlength=len(CLASSES))
+            out[name] = counts / max(len(split), 1)
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Recording
+
+
+def record_tracks(
+    seeds: Sequence[int],
+    *,
+    max_steps: int = 1000,
+    skip_frames: int = 50,
+    progress: bool = True,
+    desc: str = "tracks",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drive each track with the expert and record its frames and choices.
+
+    Args:
+        seeds: Track seeds, passed to ``env.reset(seed=...)``.
+        max_steps: Steps before an episode is truncated.
+        skip_frames: Observations at the start of each episode that are not recorded.
+        progress: Show a tqdm bar over tracks and one over each track's frames.
+        desc: Label of the bar over tracks.
+
+    Returns:
+        ``(frames, labels, frame_seeds)``: ``uint8`` ``(N, 96, 96)``, ``int64`` ``(N,)`` and
+        ``int64`` ``(N,)``.
+
+    Raises:
+        DataError: If Box2D or pygame are not installed.
+    """
+    env = make_env(max_steps)
+    frames: list[np.ndarray] = []
+    labels: list[int] = []
+    frame_seeds: list[int] = []
+    try:
+        for seed in tqdm(seeds, desc=desc, unit="track", disable=not progress):
+            expert = Expert()
+            obs, _ = env.reset(seed=int(seed))
+            steps = tqdm(
+                total=max_steps,
+                desc=f"seed {seed}",
+                unit="frame",
+                leave=False,
+                disable=not progress,
+            )
+            with steps:
+                for t in range(max_steps):
+                    label = expert.act(env)
+                    if t >= skip_frames:
+                        frames.append(preprocess(obs))
+                        labels.append(label)
+                        frame_seeds.append(int(seed))
+                    obs, _, terminated, truncated, _ = env.step(CLASS_TO_ACTION[label])
+                    steps.update()
+                    if terminated or truncated:
+                        break
+    finally:
+        env.close()
+    pixels = np.stack(frames) if frames else np.zeros((0, *FRAME_SHAPE), dtype=np.uint8)
+    return pixels, np.asarray(labels, dtype=np.int64), np.asarray(frame_seeds, dtype=np.int64)
+
+
+def _record(config: CarDataConfig, progress: bool) -> dict[str, np.ndarray]:
+    """Record every split of ``config``; returns the arrays keyed as in the cache."""
+    arrays: dict[str, np.ndarray] = {}
+    for split, seeds in config.seeds().items():
+        x, y, s = record_tracks(
+            seeds,
+            max_steps=config.max_steps,
+            skip_frames=config.skip_frames,
+            progress=progress,
+            desc=f"car {split}",
+        )
+        arrays[f"{split}_x"], arrays[f"{split}_y"], arrays[f"{split}_seed"] = x, y, s
+    return arrays
+
+
+# --------------------------------------------------------------------------------------------
+# The cache
+
+
+def cache_path(config: CarDataConfig | None = None, data_dir: str | Path | None = None) -> Path:
+    """Return the cache file of ``config``.
+
+    Args:
+        config: The data set; the default :class:`CarDataConfig` when ``None``.
+        data_dir: Folder of the cache; ``default_cache_dir() / "car"`` when ``None``.
+
+    Returns:
+        ``<data_dir>/car-v<VERSION>-<digest>.npz``.
+    """
+    config = CarDataConfig() if config is None else config
+    folder = default_cache_dir() / CACHE_SUBDIR if data_dir is None else Path(data_dir)
+    return folder.expanduser() / f"car-v{VERSION}-{config.digest()}.npz"
+
+
+def _arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over the arrays' names, dtypes, shapes and bytes, in a fixed order."""
+    digest = hashlib.sha256()
+    for key in _ARRAY_KEYS:
+        arr = np.ascontiguousarray(arrays[key])
+        digest.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
+        digest.update(arr.tobytes())
+    return digest.hexdigest()
+
+
+def _write_atomic(path: Path, config: CarDataConfig, arrays: dict[str, np.ndarray]) -> None:
+    """Write the cache atomically (a temporary file beside it, then a rename)."""
+    atomic_write(
+        path,
+        lambda fh: np.savez_compressed(
+            fh,
+            version=np.array(VERSION, dtype=np.int64),
+            config=np.array(config.to_json()),
+            sha256=np.array(_arrays_sha256(arrays)),
+            **arrays,
+        ),
+    )
+
+
+def read_cache(path: str | Path, config: CarDataConfig | None = None) -> CarData:
+    """Read and verify a car cache file.
+
+    Args:
+        path: The ``.npz`` written by :func:`build_car`.
+        config: The config the file must hold; the one stored in it when ``None``.
+
+    Returns:
+        The data set, with ``source`` set to ``"cache:<path>"``.
+
+    Raises:
+        DataError: If the file is missing, unreadable, of another version or config, or its
+            arrays do not match their stored SHA-256. The message names the file and says to
+            delete it or rebuild it.
+    """
+    path = Path(path)
+    hint = (
+        f"delete {path} and run `python -m aann_env.tasks.car` again (or call "
+        "load_car(..., build=True)) to re-record it"
+    )
+    if not path.is_file():
+        raise DataError(
+            f"car data cache {path} does not exist; build it with `python -m aann_env.tasks.car`"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            present = set(npz.files)
+            missing = [k for k in ("version", "config", "sha256", *_ARRAY_KEYS) if k not in present]
+            if missing:
+                raise DataError(f"car data cache {path} lacks {', '.join(missing)}: {hint}")
+            version = int(npz["version"])
+            stored_json = str(npz["config"])
+            stored_sha = str(npz["sha256"])
+            arrays = {key: npz[key] for key in _ARRAY_KEYS}
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(
+            f"car data cache {path} is unreadable or corrupted ({exc}): {hint}"
+        ) from exc
+    if version != VERSION:
+        raise DataError(f"car data cache {path} has version {version}, expected {VERSION}: {hint}")
+    try:
+        fields = json.loads(stored_json)
+        fields.pop("version", None)
+        stored = CarDataConfig(**fields)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"car data cache {path} holds an invalid config ({exc}): {hint}") from exc
+    if config is not None and stored != config:
+        raise DataError(f"car data cache {path} holds {stored}, not the requested {config}: {hint}")
+    if _arrays_sha256(arrays) != stored_sha:
+        raise DataError(f"car data cache {path} fails its SHA-256 check (corrupted): {hint}")
+    splits: dict[str, Split] = {}
+    frame_seeds: dict[str, np.ndarray] = {}
+    seeds = stored.seeds()
+    for split in SPLITS:
+        x, y, s = (arrays[f"{split}_{part}"] for part in ("x", "y", "seed"))
+        n = len(y)
+        if x.dtype != np.uint8 or x.shape != (n, *FRAME_SHAPE) or y.dtype != np.int64:
+            raise DataError(
+                f"car data cache {path}: split {split} has bad dtypes or shapes: {hint}"
+            )
+        if s.shape != (n,) or not np.isin(s, seeds[split]).all():
+            raise DataError(f"car data cache {path}: split {split} has bad track seeds: {hint}")
+        if n and (int(y.min()) < 0 or int(y.max()) >= len(CLASSES)):
+            raise DataError(f"car data cache {path}: split {split} has labels outside 0..2: {hint}")
+        splits[split] = Split(x, y)
+        frame_seeds[split] = s
+    return CarData(stored, splits, frame_seeds, source=f"cache:{path.resolve()}")
+
+
+def build_car(
+    config: CarDataConfig | None = None,
+    data_dir: str | Path | None = None,
+    *,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Record the data set into its cache file, unless a valid one exists.
+
+    Args:
+        config: What to record; the default :class:`CarDataConfig` when ``None``.
+        data_dir: Folder of the cache; ``default_cache_dir() / "car"`` when ``None``.
+        force: Re-record even if a valid cache exists.
+        progress: Show tqdm bars while recording.
+
+    Returns:
+        The path of the cache file.
+
+    Raises:
+        DataError: If Box2D or pygame are not installed. A killed or failed recording leaves
+            no file behind (the cache is written to a temporary file and renamed).
+    """
+    config = CarDataConfig() if config is None else config
+    path = cache_path(config, data_dir)
+    if path.is_file() and not force:
+        try:
+            read_cache(path, config)
+        except DataError:
+            pass  # invalid: record again below
+        else:
+            return path
+    _write_atomic(path, config, _record(config, progress))
+    return path
+
+
+def load_car_data(
+    data_dir: str | Path | None = None,
+    config: CarDataConfig | None = None,
+    build: bool = True,
+    progress: bool = True,
+) -> CarData:
+    """Load the car data set from its cache, recording it first if needed.
+
+    Args:
+        data_dir: Folder of the cache; ``default_cache_dir() / "car"`` when ``None``.
+        config: What to load; the default :class:`CarDataConfig` when ``None``.
+        build: Record the data set (minutes) when no cache exists; else raise.
+        progress: Show tqdm bars while recording.
+
+    Returns:
+        The data set, with its splits and the track seed of every frame.
+
+    Raises:
+        DataError: If there is no cache and ``build`` is False, if the cache is corrupted or
+            does not match ``config`` (the message names the file), or if Box2D or pygame are
+            not installed.
+    """
+    config = CarDataConfig() if config is None else config
+    path = cache_path(config, data_dir)
+    if not path.is_file():
+        if not build:
+            raise DataError(
+                f"car data cache {path} does not exist; record it with "
+                "`python -m aann_env.tasks.car` or call load_car(..., build=True)"
+            )
+        build_car(config, data_dir, progress=progress)
+    return read_cache(path, config)
+
+
+def load_car(
+    data_dir: str | None = None,
+    config: CarDataConfig | None = None,
+    build: bool = True,
+    progress: bool = True,
+) -> dict[str, Split]:
+    """Return the car data set's ``"train"`` / ``"valid"`` / ``"test"`` splits.
+
+    Frames are ``uint8`` ``(N, 96, 96)`` grey codes and labels ``int64`` in 0..2. Use
+    :func:`load_car_data` for the track seed of each frame as well.
+
+    Args:
+        data_dir: Folder of the cache; ``default_cache_dir() / "car"`` when ``None``.
+        config: What to load; the default :class:`CarDataConfig` when ``None``.
+        build: Record the data set (minutes) when no cache exists; else raise.
+        progress: Show tqdm bars while recording.
+
+    Returns:
+        The three splits, keyed by name.
+
+    Raises:
+        DataError: As :func:`load_car_data`.
+    """
+    return load_car_data(data_dir, config, build, progress).splits
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Record the default car data set (if needed) and print its sizes and class balance.
+
+    Usage: ``python -m aann_env.tasks.car [--rebuild] [--data-dir DIR] [--no-progress]``.
+
+    Args:
+        argv: Arguments without the program name; ``sys.argv[1:]`` when ``None``.
+
+    Returns:
+        0 on success, 2 on a data error (the message goes to stderr).
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m aann_env.tasks.car",
+        description="Record the car-racing imitation data set into the local cache.",
+    )
+    parser.add_argument("--rebuild", action="store_true", help="re-record even if cached")
+    parser.add_argument(
+        "--data-dir", default=None, help="cache folder (default: <aann cache dir>/car)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    args = parser.parse_args(argv)
+    config = CarDataConfig()
+    start = time.perf_counter()
+    try:
+        path = build_car(config, args.data_dir, force=args.rebuild, progress=not args.no_progress)
+        data = read_cache(path, config)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - start
+    print(f"car data cache: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    balance = data.class_balance()
+    for name, split in data.splits.items():
+        seeds = data.seeds[name]
+        shares = ", ".join(f"{c} {p:.1%}" for c, p in zip(CLASSES, balance[name], strict=True))
+        print(
+            f"{name:5s}: {len(split):6d} frames from tracks {seeds[0]}..{seeds[-1]} "
+            f"({len(seeds)} tracks); {shares}"
+        )
+    print(f"time: {elapsed:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

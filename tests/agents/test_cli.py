@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import pytest
+
+from agents.cli import main
+
+pytestmark = pytest.mark.usefixtures("mnist_ready")
+TINY = [
+    "--eval-size",
+    "200",
+    "--budget-evals",
+    "200",
+    "--no-progress",
+    "--neighborhood-size",
+    "16",
+    "--schedule",
+    "fc",
+]
+
+
+def test_search_eval_and_plot(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["search", *TINY, "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "best network" in out and str(run / "best.npz") in out and "climb.png" in out
+    assert json.loads((run / "summary.json").read_text())["evals"] >= 200
+    env = gym.make("AANN-MNIST-v0", eval_size=200)
+    _, info = env.reset(options={"init": str(run / "best.npz")})
+    assert info["accuracy"] == json.loads((run / "summary.json").read_text())["best_val_accuracy"]
+
+    # Resuming takes the run's own options; a budget given now extends it (what main.sh does).
+    assert (
+        main(
+            [
+                "search",
+                "--out",
+                str(run),
+                "--resume",
+                "--budget-evals",
+                "400",
+                "--no-progress",
+                "--no-plot",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((run / "summary.json").read_text())["evals"] >= 400
+    capsys.readouterr()
+
+    assert main(["eval", str(run / "best.npz")]) == 0
+    assert "test : accuracy" in capsys.readouterr().out.replace("test :", "test :")
+    assert main(["plot", str(run), "--out", str(tmp_path / "plots")]) == 0
+    assert (tmp_path / "plots" / "accuracy.png").stat().st_size > 0
+    for agent in ("random", "annealing"):
+        assert (
+            main(
+                [
+                    "search",
+                    "--agent",
+                    agent,
+                    "--eval-size",
+                    "200",
+                    "--budget-evals",
+                    "64",
+                    "--no-progress",
+                    "--no-plot",
+                    "--out",
+                    str(tmp_path / agent),
+                ]
+            )
+            == 0
+        )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["search", "--out", "x", "--sparsity", "1.5"], "sparsity must be in"),
+        (["search", "--out", "x", "--budget-evals", "-3"], "positive integer"),
+        (["search", "--out", "x", "--neighborhood-size", "fc=abc"], "LAYER=SIZE"),
+        (["search", "--out", "x", "--agent", "hillclimb"], "invalid choice"),
+        (["search", "--budget-evals", "5"], "--out"),
+    ],
+)
+def test_bad_flags_exit_2_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_paths_exit_2_with_a_message(tmp_path, capsys):
+    assert main(["search", "--out", str(tmp_path / "a"), "--no-progress"]) == 2
+    assert "a budget needs" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "search",
+                "--out",
+                str(tmp_path / "b"),
+                "--budget-evals",
+                "5",
+                "--init",
+                str(tmp_path / "nope.npz"),
+            ]
+        )
+        == 2
+    )
+    assert "neither 'random', 'psiren' nor a network file" in capsys.readouterr().err
+    assert main(["search", "--out", str(tmp_path / "c"), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "missing.npz")]) == 2
+    assert "no network file" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def test_help_reads(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["search", "--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--budget-evals" in text and "--resume" in text and "Fig. 6" in text

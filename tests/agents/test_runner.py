@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from aann_env.core.network import TernaryNetwork
+from aann_env.errors import CheckpointError
+from agents.runner import SearchConfig, SearchRun
+
+pytestmark = pytest.mark.usefixtures("mnist_ready")
+
+ROOT = Path(__file__).resolve().parents[2]
+ARGS = [
+    "--eval-size",
+    "300",
+    "--budget-evals",
+    "1200",
+    "--seed",
+    "4",
+    "--checkpoint-steps",
+    "5",
+    "--no-progress",
+    "--no-plot",
+]
+ARGS += ["--neighborhood-size", "fc=16,2.0=4,1.0=2", "--schedule", "alternate", "--block", "2"]
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "agents.cli", "search", *args]
+
+
+def _rows(run: Path) -> list[tuple]:
+    """History rows without the columns that depend on timing (wall time, test accuracy)."""
+    with open(run / "history.csv") as fh:
+        return [
+            (r["step"], r["evals"], r["layer"], r["committed"], r["val_accuracy"], r["val_loss"])
+            for r in csv.DictReader(fh)
+        ]
+
+
+def test_a_killed_run_resumes_the_very_same_trajectory(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run(
+        _cli(*ARGS, "--out", str(whole)), check=True, env=env, cwd=ROOT, capture_output=True
+    )
+
+    proc = subprocess.Popen(
+        _cli(*ARGS, "--out", str(killed)),
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done = (killed / "checkpoint.prev.npz").exists() and len(
+            (killed / "history.csv").read_text().splitlines()
+        ) > 14
+        if done or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed; raise its budget"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "summary.json").exists()
+
+    resumed = subprocess.run(
+        _cli("--out", str(killed), "--resume", "--no-progress", "--no-plot"),
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert _rows(killed) == _rows(whole)
+    for name in ("best.npz", "current.npz"):
+        assert TernaryNetwork.load(killed / name) == TernaryNetwork.load(whole / name)
+
+
+def _config(**kwargs) -> SearchConfig:
+    base = {
+        "eval_size": 200,
+        "budget_evals": 300,
+        "seed": 1,
+        "checkpoint_steps": 3,
+        "agent_kwargs": {"neighborhood_size": 16, "schedule": "fc"},
+    }
+    return SearchConfig(**{**base, **kwargs})
+
+
+def test_resume_falls_back_to_the_previous_checkpoint_and_reports_corruption(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    SearchRun(run_dir, _config()).run(progress=False)
+    expected = _rows(run_dir)
+    (run_dir / "checkpoint.npz").write_bytes(b"garbage")
+    SearchRun(run_dir, resume=True).run(progress=False)
+    assert "resuming from checkpoint.prev.npz" in capsys.readouterr().out
+    assert _rows(run_dir) == expected
+    (run_dir / "checkpoint.npz").write_bytes(b"garbage")
+    data = (run_dir / "checkpoint.prev.npz").read_bytes()
+    (run_dir / "checkpoint.prev.npz").write_bytes(data[: len(data) // 3])
+    with pytest.raises(CheckpointError, match="no usable checkpoint"):
+        SearchRun(run_dir, resume=True).run(progress=False)
+
+
+def test_run_directory_errors(tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        SearchRun(run_dir, resume=True)
+    SearchRun(run_dir, _config()).run(progress=False)
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        SearchRun(run_dir, _config())
+    with pytest.raises(CheckpointError, match="differ"):
+        SearchRun(run_dir, _config(seed=2), resume=True)
+    # A larger budget extends a finished run.
+    SearchRun(run_dir, _config(budget_evals=600), resume=True).run(progress=False)
+    assert int(_rows(run_dir)[-1][1]) >= 600
+    with pytest.raises(ValueError, match="unknown agent"):
+        SearchConfig(agent="hillclimb")
