@@ -17,3 +17,7 @@ class CheckpointError(AANNError):
 
 class SwapError(AANNError, ValueError):
     """A bit-swap is not legal for the network it is applied to."""
+
+
+class RunLockedError(AANNError):
+    """A run directory is being written by another live process."""

@@ -1,7 +1,11 @@
-"""Search agents for the AANN environments: SENSE, random search and simulated annealing."""
+"""Search agents for the AANN environments: SENSE, random search and simulated annealing, with
+budgets, Stable-Baselines3-style callbacks, and resumable run directories (:mod:`agents.runner`).
+The ``aann`` command is :mod:`agents.cli`."""
 
 from agents.annealing import SimulatedAnnealing
-from agents.base import BaseCallback, Budget, CallbackList, SearchAgent, StepInfo
+from agents.base import SearchAgent
+from agents.budget import Budget, StepInfo
+from agents.callbacks import BaseCallback, CallbackList, ProgressBarCallback
 from agents.random_search import RandomSearch
 from agents.sense import SENSE
 
@@ -10,6 +14,7 @@ __all__ = [
     "BaseCallback",
     "Budget",
     "CallbackList",
+    "ProgressBarCallback",
     "RandomSearch",
     "SearchAgent",
     "SimulatedAnnealing",

@@ -70,8 +70,8 @@ class SimulatedAnnealing(SearchAgent):
     def _search_step(self, env: gym.Env) -> tuple[str, int, bool]:
         u = env.unwrapped
         swaps = self._propose(env, self.batch, self.layer_weights)
-        accuracy, loss = u.evaluate_swaps(swaps)
-        energy = loss if self.energy == "loss" else 1.0 - accuracy
+        scores = u.evaluate_swaps(swaps)
+        energy = scores.loss if self.energy == "loss" else 1.0 - scores.accuracy
         current = u.loss if self.energy == "loss" else 1.0 - u.accuracy
         temperature = self.temperature()
         draws = self.rng.random(len(swaps))  # one draw per proposal, used or not: a fixed stream

@@ -1,4 +1,4 @@
-"""The base of every search agent: budgets, callbacks, and a checkpointable search loop.
+"""The base of every search agent: a checkpointable search loop under a budget, with callbacks.
 
 Agents drive an ``AANN-*`` env in ``"swap"`` action mode through its public API only:
 ``env.unwrapped.sample_swaps``, ``env.unwrapped.evaluate_swaps`` and ``env.step``. A step of an
@@ -11,122 +11,14 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
 from aann_env.core.network import TernaryNetwork
-
-
-@dataclass(frozen=True)
-class Budget:
-    """When a search stops: after ``evals`` neighbour evaluations or ``seconds`` of wall time."""
-
-    evals: int | None = None
-    seconds: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.evals is None and self.seconds is None:
-            raise ValueError("a budget needs evals, seconds or both")
-        if self.evals is not None and self.evals <= 0:
-            raise ValueError(f"budget evals must be positive, got {self.evals}")
-        if self.seconds is not None and self.seconds <= 0:
-            raise ValueError(f"budget seconds must be positive, got {self.seconds}")
-
-    def exhausted(self, evals: int, seconds: float) -> bool:
-        return (self.evals is not None and evals >= self.evals) or (
-            self.seconds is not None and seconds >= self.seconds
-        )
-
-    def fraction(self, evals: int, seconds: float) -> float:
-        """How much of the budget is spent, in [0, 1] (the larger of the two fractions)."""
-        parts = []
-        if self.evals is not None:
-            parts.append(evals / self.evals)
-        if self.seconds is not None:
-            parts.append(seconds / self.seconds)
-        return float(min(1.0, max(parts)))
-
-
-@dataclass(frozen=True)
-class StepInfo:
-    """What one agent step did."""
-
-    step: int
-    evals: int
-    wall_time: float
-    layer: str
-    committed: bool
-    val_accuracy: float
-    val_loss: float
-    best_val_accuracy: float
-
-
-class BaseCallback(ABC):
-    """A callback in the Stable-Baselines3 style: :meth:`on_step` counts, then calls
-    :meth:`_on_step`; returning False stops the search."""
-
-    def __init__(self) -> None:
-        self.n_calls = 0
-        self.agent: SearchAgent | None = None
-        self.env: gym.Env | None = None
-
-    def init_callback(self, agent: SearchAgent, env: gym.Env) -> None:
-        self.agent = agent
-        self.env = env
-        self._init_callback()
-
-    def on_run_start(self) -> None:
-        self._on_run_start()
-
-    def on_step(self, info: StepInfo) -> bool:
-        self.n_calls += 1
-        return self._on_step(info)
-
-    def on_run_end(self) -> None:
-        self._on_run_end()
-
-    def _init_callback(self) -> None:  # noqa: B027  (an optional hook)
-        """Called once the callback knows its agent and env."""
-
-    def _on_run_start(self) -> None:  # noqa: B027
-        """Called before the first step."""
-
-    @abstractmethod
-    def _on_step(self, info: StepInfo) -> bool:
-        """Called after every agent step; return False to stop the search."""
-
-    def _on_run_end(self) -> None:  # noqa: B027
-        """Called when the search stops."""
-
-
-class CallbackList(BaseCallback):
-    """Several callbacks called in order; the search stops if any returns False."""
-
-    def __init__(self, callbacks: Sequence[BaseCallback]) -> None:
-        super().__init__()
-        self.callbacks = list(callbacks)
-
-    def _init_callback(self) -> None:
-        assert self.agent is not None and self.env is not None
-        for cb in self.callbacks:
-            cb.init_callback(self.agent, self.env)
-
-    def _on_run_start(self) -> None:
-        for cb in self.callbacks:
-            cb.on_run_start()
-
-    def _on_step(self, info: StepInfo) -> bool:
-        keep_going = True
-        for cb in self.callbacks:
-            keep_going = cb.on_step(info) and keep_going
-        return keep_going
-
-    def _on_run_end(self) -> None:
-        for cb in self.callbacks:
-            cb.on_run_end()
+from agents.budget import Budget, StepInfo
+from agents.callbacks import BaseCallback
 
 
 class SearchAgent(ABC):

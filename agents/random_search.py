@@ -36,7 +36,7 @@ class RandomSearch(SearchAgent):
     def _search_step(self, env: gym.Env) -> tuple[str, int, bool]:
         u = env.unwrapped
         swaps = self._propose(env, self.batch, self.layer_weights)
-        accuracy, _ = u.evaluate_swaps(swaps)
+        accuracy = u.evaluate_swaps(swaps).accuracy
         top = int(np.argmax(accuracy))
         if accuracy[top] > self.best_accuracy:  # a scored neighbour beat everything seen
             self.best_accuracy = float(accuracy[top])

@@ -1,14 +1,15 @@
-"""Search runs: a directory that records, checkpoints and resumes one search.
+"""Search runs: a run directory that records, checkpoints and resumes one search.
 
-A run directory holds:
+A search's run directory (:class:`aann_env.runs.directory.RunDirectory`) holds:
 
 | file | content |
 |---|---|
 | ``config.json`` | the :class:`SearchConfig` (and the layer names), written once |
-| ``history.csv`` | one row per agent step: step, evals, wall_time, layer, committed, val_accuracy, val_loss, test_accuracy (at checkpoints only), best_val_accuracy |
+| ``history.csv`` | one row per agent step (:data:`aann_env.runs.history.SEARCH_COLUMNS`); test accuracy at checkpoints only |
 | ``best.npz``, ``current.npz`` | the best and the current network, in the core's network format |
 | ``checkpoint.npz`` | everything needed to continue: both networks, the env's and the agent's generator states, counters and the number of history rows; ``checkpoint.prev.npz`` is the one before |
 | ``summary.json`` | final figures, written when the run ends |
+| ``run.lock`` | held by the process writing the run: a second writer fails at once |
 
 A run killed at any moment (even ``kill -9``) resumes from its last checkpoint: history rows
 written after it are dropped and recomputed, and because every random draw comes from the saved
@@ -17,7 +18,6 @@ generators the search continues the very trajectory it would have taken.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -31,12 +31,15 @@ import gymnasium as gym
 import numpy as np
 
 import aann_env  # noqa: F401  (registers the env ids)
-from aann_env.atomic import atomic_write
 from aann_env.core.network import TernaryNetwork
 from aann_env.envs.registration import TASK_ENV_IDS
 from aann_env.errors import CheckpointError
+from aann_env.runs.directory import RunDirectory
+from aann_env.runs.history import SEARCH_COLUMNS, CsvLog
 from agents.annealing import SimulatedAnnealing
-from agents.base import BaseCallback, Budget, SearchAgent, StepInfo
+from agents.base import SearchAgent
+from agents.budget import Budget, StepInfo
+from agents.callbacks import BaseCallback, CallbackList, ProgressBarCallback
 from agents.random_search import RandomSearch
 from agents.sense import SENSE
 
@@ -45,18 +48,16 @@ AGENTS: dict[str, type[SearchAgent]] = {
     "random": RandomSearch,
     "annealing": SimulatedAnnealing,
 }
-HISTORY_COLUMNS = (
-    "step",
-    "evals",
-    "wall_time",
-    "layer",
-    "committed",
-    "val_accuracy",
-    "val_loss",
-    "test_accuracy",
-    "best_val_accuracy",
-)
 CHECKPOINT_SCHEMA = 1
+RESUMABLE_FIELDS = (
+    "budget_evals",
+    "budget_seconds",
+    "checkpoint_seconds",
+    "checkpoint_steps",
+    "data_dir",
+    "device",
+)
+"""Fields of a :class:`SearchConfig` that may change when a run resumes."""
 
 
 @dataclass
@@ -105,19 +106,18 @@ class SearchConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
-    def trajectory_key(self) -> str:
-        """Hash of the fields the trajectory depends on (budgets and checkpointing excluded)."""
+    def trajectory_fields(self) -> dict[str, Any]:
+        """The fields the trajectory depends on (all but :data:`RESUMABLE_FIELDS`)."""
         d = asdict(self)
-        for k in (
-            "budget_evals",
-            "budget_seconds",
-            "checkpoint_seconds",
-            "checkpoint_steps",
-            "data_dir",
-            "device",
-        ):
+        for k in RESUMABLE_FIELDS:
             d.pop(k)
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+        return d
+
+    def trajectory_key(self) -> str:
+        """Hash of :meth:`trajectory_fields`; every checkpoint records it."""
+        return hashlib.sha256(
+            json.dumps(self.trajectory_fields(), sort_keys=True).encode()
+        ).hexdigest()
 
 
 def make_agent(cfg: SearchConfig) -> SearchAgent:
@@ -138,29 +138,13 @@ def make_env(cfg: SearchConfig) -> gym.Env:
 
 
 # ----------------------------------------------------------------------------------- checkpoints
-def _pack(prefix: str, net: TernaryNetwork) -> dict[str, np.ndarray]:
-    out = {f"{prefix}:meta": np.array(json.dumps(net.metadata()))}
-    for name in net.layer_names:
-        out[f"{prefix}:weight/{name}"] = net.weights[name]
-    return out
-
-
-def _unpack(prefix: str, contents: Mapping[str, np.ndarray], where: str) -> TernaryNetwork:
-    sub = {k[len(prefix) + 1 :]: v for k, v in contents.items() if k.startswith(prefix + ":")}
-    return TernaryNetwork._from_contents(sub, f"{where} ({prefix} network)", None)
-
-
 def save_checkpoint(
-    path: Path, current: TernaryNetwork, best: TernaryNetwork, state: dict[str, Any]
+    run: RunDirectory, current: TernaryNetwork, best: TernaryNetwork, state: dict[str, Any]
 ) -> None:
-    """Write a checkpoint atomically, keeping the previous one as ``*.prev.npz``."""
-    arrays = {**_pack("current", current), **_pack("best", best)}
+    """Write a checkpoint atomically, keeping the previous one as ``checkpoint.prev.npz``."""
+    arrays = {**current.to_arrays("current"), **best.to_arrays("best")}
     meta = np.array(json.dumps({"schema": CHECKPOINT_SCHEMA, **state}))
-    atomic_write(
-        path,
-        lambda fh: np.savez(fh, state=meta, **arrays),
-        keep_previous=path.with_suffix(".prev.npz"),
-    )
+    run.save_checkpoint(lambda fh: np.savez(fh, state=meta, **arrays))
 
 
 def load_checkpoint(path: Path) -> tuple[TernaryNetwork, TernaryNetwork, dict[str, Any]]:
@@ -169,72 +153,92 @@ def load_checkpoint(path: Path) -> tuple[TernaryNetwork, TernaryNetwork, dict[st
         with np.load(path, allow_pickle=False) as data:
             contents = {k: data[k] for k in data.files}
         state = json.loads(str(contents.pop("state")))
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except Exception as exc:  # OSError, ValueError, zipfile.BadZipFile and friends
         raise CheckpointError(
             f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc})"
         ) from exc
-    except Exception as exc:  # zipfile.BadZipFile and friends
+    if not isinstance(state, dict) or state.get("schema") != CHECKPOINT_SCHEMA:
+        schema = state.get("schema") if isinstance(state, dict) else None
         raise CheckpointError(
-            f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc})"
-        ) from exc
-    if state.get("schema") != CHECKPOINT_SCHEMA:
-        raise CheckpointError(
-            f"{path} has checkpoint schema {state.get('schema')}; this aann reads {CHECKPOINT_SCHEMA}"
+            f"{path} has checkpoint schema {schema}; this aann reads {CHECKPOINT_SCHEMA}"
         )
-    return _unpack("current", contents, str(path)), _unpack("best", contents, str(path)), state
+    current = TernaryNetwork.from_arrays(contents, str(path), prefix="current")
+    best = TernaryNetwork.from_arrays(contents, str(path), prefix="best")
+    return current, best, state
+
+
+# ------------------------------------------------------------------------------------- callbacks
+class CheckpointSchedule:
+    """When a step is a checkpoint: every ``seconds`` of wall time, and every ``steps`` steps.
+
+    The decision is made once per step, so the history row and the checkpoint of that step agree.
+    """
+
+    def __init__(self, seconds: float, steps: int | None) -> None:
+        self.seconds = seconds
+        self.steps = steps
+        self._last = time.perf_counter()
+        self._decided: tuple[int, bool] = (-1, False)
+
+    def due(self, step: int) -> bool:
+        if self._decided[0] != step:
+            due = time.perf_counter() - self._last >= self.seconds
+            due = due or (self.steps is not None and step % self.steps == 0)
+            self._decided = (step, due)
+        return self._decided[1]
+
+    def done(self) -> None:
+        self._last = time.perf_counter()
+
+
+class HistoryCallback(BaseCallback):
+    """Writes one ``history.csv`` row per step, with the test accuracy at checkpoint steps."""
+
+    def __init__(self, log: CsvLog, schedule: CheckpointSchedule) -> None:
+        super().__init__()
+        self.log = log
+        self.schedule = schedule
+
+    def _on_step(self, info: StepInfo) -> bool:
+        assert self.env is not None
+        due = self.schedule.due(info.step)
+        test = self.env.unwrapped.test_accuracy() if due else None  # type: ignore[attr-defined]
+        self.log.append(history_row(info, test))
+        return True
+
+
+class CheckpointCallback(BaseCallback):
+    """Checkpoints the run at the schedule's steps (after that step's history row)."""
+
+    def __init__(self, run: SearchRun, schedule: CheckpointSchedule) -> None:
+        super().__init__()
+        self.run = run
+        self.schedule = schedule
+
+    def _on_step(self, info: StepInfo) -> bool:
+        if self.schedule.due(info.step):
+            assert self.agent is not None and self.env is not None
+            self.run.checkpoint(self.agent, self.env)
+            self.schedule.done()
+        return True
+
+
+def history_row(info: StepInfo, test_accuracy: float | None) -> list[Any]:
+    """One ``history.csv`` row (:data:`SEARCH_COLUMNS`); floats keep every digit."""
+    return [
+        info.step,
+        info.evals,
+        f"{info.wall_time:.3f}",
+        info.layer,
+        int(info.committed),
+        repr(info.val_accuracy),
+        repr(info.val_loss),
+        "" if test_accuracy is None else repr(test_accuracy),
+        repr(info.best_val_accuracy),
+    ]
 
 
 # ----------------------------------------------------------------------------------------- runs
-class RunRecorder(BaseCallback):
-    """Writes history rows, checkpoints the run, and drives the progress bar."""
-
-    def __init__(self, run: SearchRun, progress: bool) -> None:
-        super().__init__()
-        self.run = run
-        self.progress = progress
-        self._bar: Any = None
-        self._last_checkpoint = time.perf_counter()
-
-    def _on_run_start(self) -> None:
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            cfg = self.run.config
-            total = cfg.budget_evals if cfg.budget_evals is not None else None
-            assert self.agent is not None
-            self._bar = tqdm(
-                total=total,
-                initial=self.agent.evals,
-                unit="eval",
-                desc=f"{cfg.agent}",
-                dynamic_ncols=True,
-            )
-
-    def _on_step(self, info: StepInfo) -> bool:
-        cfg = self.run.config
-        due = time.perf_counter() - self._last_checkpoint >= cfg.checkpoint_seconds
-        if cfg.checkpoint_steps is not None and info.step % cfg.checkpoint_steps == 0:
-            due = True
-        test = self.env.unwrapped.test_accuracy() if due else None  # type: ignore[union-attr]
-        self.run.write_row(info, test)
-        if due:
-            self.run.checkpoint(self.agent, self.env)  # type: ignore[arg-type]
-            self._last_checkpoint = time.perf_counter()
-        if self._bar is not None:
-            self._bar.update(info.evals - self._bar.n)
-            rate = info.evals / max(info.wall_time, 1e-9)
-            self._bar.set_postfix(
-                val=f"{info.val_accuracy:.4f}",
-                best=f"{info.best_val_accuracy:.4f}",
-                evals_s=f"{rate:.0f}",
-            )
-        return True
-
-    def _on_run_end(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
 class SearchRun:
     """One search, recorded in ``out_dir``.
 
@@ -252,170 +256,121 @@ class SearchRun:
         resume: bool = False,
     ) -> None:
         self.dir = Path(out_dir)
+        self.directory = RunDirectory(self.dir, ".npz")
         self.resume = resume
-        cfg_path = self.dir / "config.json"
         if resume:
-            if not cfg_path.is_file():
-                raise CheckpointError(
-                    f"nothing to resume in {self.dir}: no config.json (start a new run without --resume)"
-                )
             try:
-                stored = SearchConfig.from_dict(json.loads(cfg_path.read_text()))
-            except (json.JSONDecodeError, TypeError, ValueError) as exc:
+                stored = SearchConfig.from_dict(self.directory.read_config())
+            except (TypeError, ValueError) as exc:
                 raise CheckpointError(
-                    f"{cfg_path} is not a valid run configuration: {exc}"
+                    f"{self.directory.config_path} is not a valid run configuration: {exc}"
                 ) from exc
             if config is not None:
-                if config.trajectory_key() != stored.trajectory_key():
-                    raise CheckpointError(
-                        f"the options given differ from those of the run in {self.dir} (other than budgets); "
-                        "resume without them or start a new run in another directory"
-                    )
-                stored.budget_evals, stored.budget_seconds = (
-                    config.budget_evals,
-                    config.budget_seconds,
+                self.directory.check_same(
+                    config.trajectory_fields(), stored.trajectory_fields(), "budgets"
                 )
+                stored.budget_evals = config.budget_evals
+                stored.budget_seconds = config.budget_seconds
             self.config = stored
         else:
             if config is None:
                 raise ValueError("a new run needs a config")
-            if cfg_path.exists():
-                raise CheckpointError(
-                    f"{self.dir} already holds a run; pass --resume to continue it, or choose another --out"
-                )
+            self.directory.check_new()
             self.config = config
-        self._history: Any = None
+        self._log: CsvLog | None = None
 
-    # -------------------------------------------------------------------------------- files
     @property
     def history_path(self) -> Path:
         return self.dir / "history.csv"
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.dir / "checkpoint.npz"
-
-    def write_row(self, info: StepInfo, test_accuracy: float | None) -> None:
-        self._writer.writerow(
-            [
-                info.step,
-                info.evals,
-                f"{info.wall_time:.3f}",
-                info.layer,
-                int(info.committed),
-                repr(info.val_accuracy),
-                repr(info.val_loss),
-                "" if test_accuracy is None else repr(test_accuracy),
-                repr(info.best_val_accuracy),
-            ]
-        )
-        self._history.flush()
-        self._rows += 1
+        return self.directory.checkpoint_path
 
     def checkpoint(self, agent: SearchAgent, env: gym.Env) -> None:
+        """Save the checkpoint and the current and best networks."""
         u = env.unwrapped
-        assert agent.best_network is not None
+        assert agent.best_network is not None and self._log is not None
         state = {
             "agent": agent.state_dict(),
             "env_rng": u.np_random.bit_generator.state,
-            "history_rows": self._rows,
+            "history_rows": self._log.rows,
             "trajectory_key": self.config.trajectory_key(),
         }
-        save_checkpoint(self.checkpoint_path, u.network, agent.best_network, state)
+        save_checkpoint(self.directory, u.network, agent.best_network, state)
         u.network.save(self.dir / "current.npz")
         agent.best_network.save(self.dir / "best.npz")
 
-    def _restore(self) -> tuple[TernaryNetwork, TernaryNetwork, dict[str, Any]]:
-        errors = []
-        for path in (self.checkpoint_path, self.checkpoint_path.with_suffix(".prev.npz")):
-            if not path.exists():
-                errors.append(f"{path.name}: missing")
-                continue
-            try:
-                current, best, state = load_checkpoint(path)
-            except CheckpointError as exc:
-                errors.append(str(exc))
-                continue
-            if state.get("trajectory_key") != self.config.trajectory_key():
-                errors.append(f"{path.name}: belongs to another configuration")
-                continue
-            if path != self.checkpoint_path:
-                print(
-                    f"aann: warning: {self.checkpoint_path.name} is unusable; resuming from {path.name}"
-                )
-            return current, best, state
-        raise CheckpointError(
-            f"cannot resume {self.dir}: no usable checkpoint ({'; '.join(errors)}). Restore a checkpoint, "
-            "or start the run again in a new directory"
-        )
+    def _accept(
+        self, checkpoint: tuple[TernaryNetwork, TernaryNetwork, dict[str, Any]]
+    ) -> str | None:
+        if checkpoint[2].get("trajectory_key") != self.config.trajectory_key():
+            return "belongs to another configuration"
+        return None
 
-    # ---------------------------------------------------------------------------------- run
-    def run(self, progress: bool = True) -> dict[str, Any]:
-        """Run (or continue) the search to its budget; return the summary."""
+    def _start(self, env: gym.Env, agent: SearchAgent, log: CsvLog) -> None:
+        """Reset the env to the run's start (new run) or to its last checkpoint (resume)."""
         cfg = self.config
-        env = make_env(cfg)
-        agent = make_agent(cfg)
-        self.dir.mkdir(parents=True, exist_ok=True)
         if self.resume:
-            current, best, state = self._restore()
+            restored = self.directory.load_checkpoint(load_checkpoint, self._accept)
+            if restored is None:
+                raise CheckpointError(
+                    f"cannot resume {self.dir}: no usable checkpoint (checkpoint.npz: missing). "
+                    "Start the run again in a new directory"
+                )
+            current, best, state = restored
             env.reset(seed=cfg.seed, options={"init": current})
             env.unwrapped.np_random.bit_generator.state = state["env_rng"]
             agent.load_state_dict(state["agent"], best)
-            self._rows = int(state["history_rows"])
-            self._truncate_history(self._rows)
-            self._history = open(self.history_path, "a", newline="")  # noqa: SIM115
-        else:
-            init = cfg.init if cfg.init in ("random", "psiren") else str(Path(cfg.init))
-            env.reset(seed=cfg.seed, options={"init": init})
-            config = {**asdict(cfg), "layer_names": list(env.unwrapped.network.layer_names)}
-            (self.dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-            self._history = open(self.history_path, "w", newline="")  # noqa: SIM115
-            self._rows = 0
-            self._writer = csv.writer(self._history)
-            self._writer.writerow(HISTORY_COLUMNS)
-            u = env.unwrapped
-            start = StepInfo(0, 0, 0.0, "", False, u.accuracy, u.loss, u.accuracy)
-            self.write_row(start, u.test_accuracy())
-        self._writer = csv.writer(self._history)
-        budget = Budget(cfg.budget_evals, cfg.budget_seconds)
-        try:
-            best = agent.run(env, budget, callback=RunRecorder(self, progress))
-            self.checkpoint(agent, env)
-        finally:
-            self._history.close()
+            log.resume(int(state["history_rows"]))
+            return
+        init = cfg.init if cfg.init in ("random", "psiren") else str(Path(cfg.init))
+        env.reset(seed=cfg.seed, options={"init": init})
         u = env.unwrapped
-        best_test = _test_accuracy(env, best)
-        summary = {
-            "agent": cfg.agent,
+        self.directory.write_config({**asdict(cfg), "layer_names": list(u.network.layer_names)})
+        log.create()
+        start = StepInfo(0, 0, 0.0, "", False, u.accuracy, u.loss, u.accuracy)
+        log.append(history_row(start, u.test_accuracy()))
+
+    def run(self, progress: bool = True) -> dict[str, Any]:
+        """Run (or continue) the search to its budget; return the summary.
+
+        Raises:
+            RunLockedError: Another process is writing this run directory.
+        """
+        cfg = self.config
+        with self.directory.lock:
+            env = make_env(cfg)
+            agent = make_agent(cfg)
+            self._log = log = self.directory.log("history.csv", SEARCH_COLUMNS)
+            try:
+                self._start(env, agent, log)
+                schedule = CheckpointSchedule(cfg.checkpoint_seconds, cfg.checkpoint_steps)
+                callbacks: list[BaseCallback] = [
+                    HistoryCallback(log, schedule),
+                    CheckpointCallback(self, schedule),
+                ]
+                if progress:
+                    callbacks.append(ProgressBarCallback(cfg.budget_evals, cfg.agent))
+                budget = Budget(cfg.budget_evals, cfg.budget_seconds)
+                best = agent.run(env, budget, callback=CallbackList(callbacks))
+                self.checkpoint(agent, env)
+            finally:
+                log.close()
+            summary = self._summary(env, agent, best)
+            self.directory.write_summary(summary)
+        return summary
+
+    def _summary(self, env: gym.Env, agent: SearchAgent, best: TernaryNetwork) -> dict[str, Any]:
+        u = env.unwrapped
+        return {
+            "agent": self.config.agent,
             "steps": agent.steps,
             "evals": agent.evals,
             "wall_time": agent.elapsed,
             "val_accuracy": u.accuracy,
             "test_accuracy": u.test_accuracy(),
             "best_val_accuracy": agent.best_accuracy,
-            "best_test_accuracy": best_test,
+            "best_test_accuracy": u.test_accuracy(best),
             "best_path": str(self.dir / "best.npz"),
         }
-        (self.dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        return summary
-
-    def _truncate_history(self, rows: int) -> None:
-        """Keep the header and the first ``rows`` rows (those the checkpoint accounts for)."""
-        lines = (
-            self.history_path.read_text().splitlines(keepends=True)
-            if self.history_path.exists()
-            else []
-        )
-        if len(lines) < rows + 1:
-            raise CheckpointError(
-                f"{self.history_path} has fewer rows than its checkpoint records; it was edited or truncated"
-            )
-        self.history_path.write_text("".join(lines[: rows + 1]))
-
-
-def _test_accuracy(env: gym.Env, net: TernaryNetwork) -> float:
-    from aann_env.core.forward import evaluate
-
-    u = env.unwrapped
-    test = u.task.split("test", u.data_dir)
-    return evaluate(net, test.pixels, test.labels, device=u.device).accuracy

@@ -1,7 +1,8 @@
 """SENSE, stochastic search and succeed (Talukder, Raghavan, Yue 2020, Sec. 4.3).
 
 Per neighbourhood: draw K legal swaps in the scheduled layer, score them all, and commit the best
-unless it makes the network worse. Layer schedules from the paper:
+unless it makes the network worse (the decision is :func:`aann_env.envs.selection.select`, which
+the env's ``"layer"`` action uses too). Layer schedules from the paper:
 
 | schedule | paper | layers |
 |---|---|---|
@@ -25,11 +26,10 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
+from aann_env.envs.selection import AcceptRule, Criterion, check_rules, select
 from agents.base import SearchAgent
 
 Schedule = Literal["alternate", "fc", "random-block", "uniform", "adaptive"]
-Criterion = Literal["accuracy", "loss"]
-Accept = Literal["no_worse", "better", "always"]
 
 SCHEDULES = ("alternate", "fc", "random-block", "uniform", "adaptive")
 
@@ -67,7 +67,7 @@ class SENSE(SearchAgent):
         block: int = 3,
         layer_weights: Sequence[float] | None = None,
         criterion: Criterion = "accuracy",
-        accept: Accept = "no_worse",
+        accept: AcceptRule = "no_worse",
         layer_costs: Mapping[str, float] | None = None,
         epsilon: float = 0.1,
         memory: float = 0.2,
@@ -82,10 +82,7 @@ class SENSE(SearchAgent):
         self._gain_rate: list[float | None] | None = None  # adaptive: running gain per cost
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-        if criterion not in ("accuracy", "loss"):
-            raise ValueError(f"criterion must be 'accuracy' or 'loss', got {criterion!r}")
-        if accept not in ("no_worse", "better", "always"):
-            raise ValueError(f"accept must be 'no_worse', 'better' or 'always', got {accept!r}")
+        check_rules(criterion, accept)
         if block < 1:
             raise ValueError(f"block must be >= 1, got {block}")
         sizes = (
@@ -145,20 +142,13 @@ class SENSE(SearchAgent):
         layer = self._layer_for_step(u.n_layers)
         name = u.network.layer_names[layer]
         swaps = u.sample_swaps(self._size(name), layer=layer)
-        accuracy, loss = u.evaluate_swaps(swaps)
-        if self.criterion == "accuracy":
-            best = int(np.lexsort((loss, -accuracy))[0])
-            gain = (accuracy[best] - u.accuracy, u.loss - loss[best])
-        else:
-            best = int(np.lexsort((-accuracy, loss))[0])
-            gain = (u.loss - loss[best], accuracy[best] - u.accuracy)
-        better = gain > (0.0, 0.0)
-        committed = (
-            self.accept == "always" or better or (self.accept == "no_worse" and gain[0] >= 0.0)
+        scores = u.evaluate_swaps(swaps)
+        choice = select(
+            scores.accuracy, scores.loss, u.accuracy, u.loss, self.criterion, self.accept
         )
         before = (u.accuracy, u.loss)
-        if committed:
-            env.step(swaps[best])
+        if choice.accept:
+            env.step(swaps[choice.index])
         if self.schedule == "adaptive":  # gain in the criterion's own units
             assert self._gain_rate is not None
             gained = u.accuracy - before[0] if self.criterion == "accuracy" else before[1] - u.loss
@@ -167,7 +157,7 @@ class SENSE(SearchAgent):
             self._gain_rate[layer] = (
                 rate if old is None else (1 - self.memory) * old + self.memory * rate
             )
-        return name, len(swaps), committed
+        return name, len(swaps), choice.accept
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()

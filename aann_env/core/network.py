@@ -367,9 +367,20 @@ class TernaryNetwork:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the network to one ``.npz`` file (atomically: a crash never leaves half a file)."""
-        arrays = {f"weight/{name}": self.weights[name] for name in self.layer_names}
-        meta = np.array(json.dumps(self.metadata()))
-        return atomic_write(path, lambda fh: np.savez_compressed(fh, meta=meta, **arrays))
+        arrays = self.to_arrays()
+        return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
+
+    def to_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """The file format's entries: ``meta`` (JSON) and ``weight/<layer>`` (int8).
+
+        Args:
+            prefix: Prepended to every key as ``<prefix>:`` (several networks in one file).
+        """
+        head = f"{prefix}:" if prefix else ""
+        out = {f"{head}meta": np.array(json.dumps(self.metadata()))}
+        for name in self.layer_names:
+            out[f"{head}weight/{name}"] = self.weights[name]
+        return out
 
     @classmethod
     def load(
@@ -396,40 +407,32 @@ class TernaryNetwork:
                 f"{path} is not a readable network file ({type(exc).__name__}: {exc}); it may be "
                 "truncated or corrupted: restore it or save the network again"
             ) from exc
-        return cls._from_contents(contents, str(path), arch)
+        return cls.from_arrays(contents, str(path), arch)
 
     @classmethod
-    def _from_contents(
-        cls, contents: Mapping[str, np.ndarray], where: str, arch: str | Architecture | None
+    def from_arrays(
+        cls,
+        contents: Mapping[str, np.ndarray],
+        where: str,
+        arch: str | Architecture | None = None,
+        prefix: str = "",
     ) -> TernaryNetwork:
-        if "meta" not in contents:
-            raise CheckpointError(f"{where} has no metadata: it is not an aann network file")
-        try:
-            meta = json.loads(str(contents["meta"]))
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(f"{where}: metadata is not valid JSON ({exc})") from exc
-        if not isinstance(meta, dict) or meta.get("magic") != FILE_MAGIC:
-            raise CheckpointError(f"{where} is not an aann network file")
-        version = meta.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise CheckpointError(
-                f"{where} has schema version {version}; this aann reads version {SCHEMA_VERSION}"
-            )
-        try:
-            stored_arch = get_architecture(meta["architecture"]["name"])
-        except (KeyError, TypeError) as exc:
-            raise CheckpointError(f"{where}: unknown or missing architecture ({exc})") from exc
-        if meta["architecture"] != stored_arch.to_dict():
-            raise CheckpointError(
-                f"{where}: its architecture description differs from aann's {stored_arch.name!r} "
-                "architecture; it was written by an incompatible version"
-            )
-        if arch is not None:
-            wanted = get_architecture(arch) if isinstance(arch, str) else arch
-            if wanted != stored_arch:
-                raise CheckpointError(
-                    f"{where} holds a {stored_arch.name!r} network, but a {wanted.name!r} network is needed"
-                )
+        """The network held by the entries of :meth:`to_arrays`, validating everything.
+
+        Args:
+            contents: The entries (other networks' entries under other prefixes are ignored).
+            where: Names the source in error messages.
+            arch: If given, the architecture the entries must hold.
+            prefix: The prefix the entries were written with.
+
+        Raises:
+            CheckpointError: As :meth:`load`.
+        """
+        if prefix:
+            head = f"{prefix}:"
+            contents = {k[len(head) :]: v for k, v in contents.items() if k.startswith(head)}
+            where = f"{where} ({prefix} network)"
+        meta, stored_arch = _read_meta(contents, where, arch)
         weights: dict[str, np.ndarray] = {}
         for name in stored_arch.layer_names:
             key = f"weight/{name}"
@@ -462,6 +465,41 @@ class TernaryNetwork:
                 f"{where}: weights do not match their checksum; the file is corrupted"
             )
         return net
+
+
+def _read_meta(
+    contents: Mapping[str, np.ndarray], where: str, arch: str | Architecture | None
+) -> tuple[dict[str, Any], Architecture]:
+    """The validated metadata entry of a network's arrays, and the architecture it names."""
+    if "meta" not in contents:
+        raise CheckpointError(f"{where} has no metadata: it is not an aann network file")
+    try:
+        meta = json.loads(str(contents["meta"]))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{where}: metadata is not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("magic") != FILE_MAGIC:
+        raise CheckpointError(f"{where} is not an aann network file")
+    version = meta.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise CheckpointError(
+            f"{where} has schema version {version}; this aann reads version {SCHEMA_VERSION}"
+        )
+    try:
+        stored_arch = get_architecture(meta["architecture"]["name"])
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"{where}: unknown or missing architecture ({exc})") from exc
+    if meta["architecture"] != stored_arch.to_dict():
+        raise CheckpointError(
+            f"{where}: its architecture description differs from aann's {stored_arch.name!r} "
+            "architecture; it was written by an incompatible version"
+        )
+    if arch is not None:
+        wanted = get_architecture(arch) if isinstance(arch, str) else arch
+        if wanted != stored_arch:
+            raise CheckpointError(
+                f"{where} holds a {stored_arch.name!r} network, but a {wanted.name!r} network is needed"
+            )
+    return meta, stored_arch
 
 
 def weights_digest(weights: Mapping[str, np.ndarray], order: Iterable[str]) -> str:

@@ -12,16 +12,15 @@ from gymnasium import spaces
 
 from aann_env.core.forward import evaluate
 from aann_env.core.network import TernaryNetwork, random_network
-from aann_env.errors import SwapError
+from aann_env.envs.observations import HISTORY, summary, summary_space, weights_space
+from aann_env.envs.render import render_image, render_text
+from aann_env.envs.selection import AcceptRule, Criterion, check_rules, select
 from aann_env.evaluation.incremental import IncrementalEvaluator
+from aann_env.nets import load_psiren
 from aann_env.tasks import Task, get_task
 
 ActionMode = Literal["swap", "layer"]
 ObservationMode = Literal["summary", "weights"]
-AcceptRule = Literal["no_worse", "better", "always"]
-
-HISTORY = 8
-"""Rewards kept in the summary observation."""
 
 
 class Scores(NamedTuple):
@@ -48,7 +47,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     | `action_mode` | space | meaning |
     |---|---|---|
     | `"swap"` | `MultiDiscrete([n_layers, L, L])` | `(layer, src, dst)`: flat indices into that layer, `L` the largest layer size. Legal swaps (src nonzero, dst zero, both inside the layer) are applied; others leave the network unchanged with reward 0.0 and `info["illegal_action"] = True`. |
-    | `"layer"` | `Discrete(n_layers)` | one stochastic search and succeed (SENSE) step in that layer: `neighborhood_size` legal swaps are drawn from `self.np_random` and scored, and the best (highest accuracy, then lowest loss) is committed unless `accept` refuses it. |
+    | `"layer"` | `Discrete(n_layers)` | one stochastic search and succeed (SENSE) step in that layer: `neighborhood_size` legal swaps are drawn from `self.np_random` and scored, and the best by `criterion` is committed unless `accept` refuses it (the decision is `aann_env.envs.selection.select`, the one the SENSE agent uses). |
 
     An action outside the space raises `ValueError`.
 
@@ -56,7 +55,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
 
     | `observation_mode` | space | content |
     |---|---|---|
-    | `"summary"` (default) | `Box(-1, 1, (4 * n_layers + 3 + 8,), float32)` | per layer: density * 2 - 1, sign balance (n(+1) - n(-1)) / n(nonzero), tanh of the coefficient of variation of the nonzeros per output unit, tanh(100 * mean reward of the last steps in that layer); then accuracy * 2 - 1, tanh(loss / 4), the step fraction * 2 - 1, and tanh(100 * reward) of the last 8 steps (newest first) |
+    | `"summary"` (default) | `Box(-1, 1, (4 * n_layers + 3 + 8,), float32)` | per layer: density * 2 - 1, sign balance (n(+1) - n(-1)) / n(nonzero), tanh of the coefficient of variation of the nonzeros per output unit, tanh(100 * mean reward of the last steps in that layer); then accuracy * 2 - 1, tanh(loss / 4), the step fraction * 2 - 1, and tanh(100 * reward) of the last 8 steps (newest first); one row per index in `aann_env.envs.observations` |
     | `"weights"` | `Box(-1, 1, (n_weights,), int8)` | every weight, layers in order, each flattened in torch layout |
 
     ## Rewards
@@ -70,7 +69,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
 
     `reset(options={"init": ...})`: `"random"` (default: a random `sparsity`-sparse network drawn
     from `self.np_random`), `"psiren"` (the backprop-trained p-SIREN network that ships with aann
-    for the task at the env's `sparsity`; `aann_env.training.psiren.shipped_levels(task)` lists them), a
+    for the task at the env's `sparsity`; `aann_env.nets.shipped_levels(task)` lists them), a
     path to a network saved with `TernaryNetwork.save`, or a `TernaryNetwork` of the task's
     architecture (copied).
 
@@ -81,7 +80,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
 
     When an episode ends, `info["test_accuracy"]` holds the test accuracy of the final network
     (added on truncation by the registered `EpisodeTestAccuracy` wrapper);
-    `env.unwrapped.test_accuracy()` reports it at any time.
+    `env.unwrapped.test_accuracy()` reports it at any time (and `test_accuracy(net)` that of any
+    network of the task, such as the best one a search has kept).
 
     ## Arguments
 
@@ -93,7 +93,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     | `observation_mode` | `"summary"` | `"summary"` or `"weights"` |
     | `eval_size` | `10_000` | validation images the reward is measured on (a fixed subset) |
     | `neighborhood_size` | `64` | swaps scored per `"layer"` action |
-    | `accept` | `"no_worse"` | `"layer"` mode: commit the best neighbour if it does not lower accuracy (`"no_worse"`), only if it raises it (`"better"`), or always (`"always"`) |
+    | `criterion` | `"accuracy"` | `"layer"` mode: the best neighbour has the highest accuracy, then the lowest loss (`"accuracy"`), or the lowest loss, then the highest accuracy (`"loss"`) |
+    | `accept` | `"no_worse"` | `"layer"` mode: commit the best neighbour unless the criterion gets worse (`"no_worse"`), only if it improves (`"better"`: a tie in the criterion is broken by the other), or always (`"always"`) |
     | `target_accuracy` | `None` | terminate when validation accuracy reaches it |
     | `device` | `"cpu"` | torch device of the evaluator |
     | `data_dir` | `None` | MNIST: folder of the IDX files (default: `$AANN_MNIST_DIR`, then the cache); car: folder of the recorded data set, or one cache file (default: recorded once into the cache folder) |
@@ -101,7 +102,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
 
     ## Version History
 
-    - v0: initial version.
+    - v0: initial version. The `criterion` argument came later, with a default that keeps
+      v0's behaviour; since then `"better"` also commits a neighbour of equal accuracy and lower
+      loss, as the SENSE agent always did.
 
     ## Example
 
@@ -124,6 +127,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         eval_size: int | None = 10_000,
         neighborhood_size: int = 64,
         accept: AcceptRule = "no_worse",
+        criterion: Criterion = "accuracy",
         target_accuracy: float | None = None,
         device: str = "cpu",
         data_dir: str | os.PathLike[str] | None = None,
@@ -135,8 +139,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             raise ValueError(
                 f"observation_mode must be 'summary' or 'weights', got {observation_mode!r}"
             )
-        if accept not in ("no_worse", "better", "always"):
-            raise ValueError(f"accept must be 'no_worse', 'better' or 'always', got {accept!r}")
+        check_rules(criterion, accept)
         if not 0.0 <= sparsity < 1.0:
             raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
         if neighborhood_size < 1:
@@ -151,6 +154,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         self.observation_mode = observation_mode
         self.neighborhood_size = int(neighborhood_size)
         self.accept = accept
+        self.criterion = criterion
         self.target_accuracy = target_accuracy
         self.device = device
         self.data_dir = data_dir
@@ -168,13 +172,13 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         else:
             self.action_space = spaces.Discrete(self.n_layers)
         if observation_mode == "summary":
-            size = 4 * self.n_layers + 3 + HISTORY
-            self.observation_space = spaces.Box(-1.0, 1.0, (size,), np.float32)
+            self.observation_space = summary_space(self.n_layers)
         else:
-            self.observation_space = spaces.Box(-1, 1, (arch.n_weights,), np.int8)
+            self.observation_space = weights_space(arch.n_weights)
 
         self.horizon: int | None = None
-        """Episode length for the step-fraction feature (set from the TimeLimit by make)."""
+        """Episode length for the step-fraction feature (set by the registered wrapper from the
+        spec's ``max_episode_steps``; None: unknown)."""
         self._evaluator: IncrementalEvaluator | None = None
         self._steps = 0
         self._rewards: deque[float] = deque(maxlen=HISTORY)
@@ -236,8 +240,6 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         if isinstance(init, str) and init == "random":
             return random_network(arch, self.sparsity, self.np_random, offset=self.task.offset)
         if isinstance(init, str) and init == "psiren":
-            from aann_env.nets import load_psiren
-
             return load_psiren(self.task.name, self.sparsity)
         if isinstance(init, (str, os.PathLike)):
             return TernaryNetwork.load(init, arch=arch)
@@ -280,10 +282,11 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             layer = int(action)
             swaps = self.sample_swaps(self.neighborhood_size, layer=layer)
             scores = ev.score(swaps)
-            best = int(np.lexsort((scores.loss, -scores.accuracy))[0])
-            swap = swaps[best]
-            gain = scores.accuracy[best] - before_acc
-            if self.accept == "always" or gain > 0 or (self.accept == "no_worse" and gain == 0):
+            choice = select(
+                scores.accuracy, scores.loss, before_acc, before_loss, self.criterion, self.accept
+            )
+            swap = swaps[choice.index]
+            if choice.accept:
                 ev.commit(swap)
                 committed = True
         reward = float(ev.accuracy - before_acc)
@@ -315,11 +318,22 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         scores = self.evaluator.score(arr)
         return Scores(scores.accuracy, scores.loss)
 
-    def test_accuracy(self) -> float:
-        """Test accuracy of the current network on the whole test split (never a reward)."""
+    def test_accuracy(self, net: TernaryNetwork | None = None) -> float:
+        """Test accuracy on the whole test split (never a reward).
+
+        Args:
+            net: A network of the task's architecture; default: the current one (its result is
+                cached until the network changes).
+        """
+        test = self.task.split("test", self.data_dir)
+        if net is not None:
+            if net.arch != self.task.arch:
+                raise ValueError(
+                    f"a {net.arch.name!r} network cannot be tested on {self.task.name!r}"
+                )
+            return evaluate(net, test.pixels, test.labels, device=self.device).accuracy
         key = self.network.metadata()["weights_sha256"]
         if self._test_cache is None or self._test_cache[0] != key:
-            test = self.task.split("test", self.data_dir)
             acc = evaluate(self.network, test.pixels, test.labels, device=self.device).accuracy
             self._test_cache = (key, acc)
         return self._test_cache[1]
@@ -329,27 +343,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         net = self.network
         if self.observation_mode == "weights":
             return net.flat_weights()
-        feats: list[float] = []
-        for i, spec in enumerate(net.arch.layers):
-            w = net.weights[spec.name].reshape(spec.out_features, -1)
-            nonzero = w != 0
-            nnz = int(nonzero.sum())
-            per_unit = nonzero.sum(axis=1)
-            feats.append(2.0 * nnz / w.size - 1.0)
-            feats.append(float((w == 1).sum() - (w == -1).sum()) / max(nnz, 1))
-            feats.append(float(np.tanh(per_unit.std() / max(per_unit.mean(), 1e-9))))
-            recent = self._layer_rewards[i]
-            feats.append(float(np.tanh(100.0 * np.mean(recent))) if recent else 0.0)
         limit = self.horizon
         fraction = self._steps / limit if limit else self._steps / (self._steps + 100.0)
-        feats += [
-            2.0 * self.accuracy - 1.0,
-            float(np.tanh(self.loss / 4.0)),
-            2.0 * min(fraction, 1.0) - 1.0,
-        ]
-        rewards = list(self._rewards) + [0.0] * (HISTORY - len(self._rewards))
-        feats += [float(np.tanh(100.0 * r)) for r in rewards]
-        return np.clip(np.asarray(feats, dtype=np.float32), -1.0, 1.0)
+        return summary(net, self.accuracy, self.loss, fraction, self._rewards, self._layer_rewards)
 
     def _info(self, reward_loss: float) -> dict[str, Any]:
         return {
@@ -368,41 +364,11 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             )
             return None
         if self.render_mode == "ansi":
-            return self._render_text()
-        return self._render_image()
-
-    def _render_text(self) -> str:
-        net = self.network
-        lines = [
-            f"AANN-{self.task.name} step {self._steps}: validation accuracy {self.accuracy:.4f}, loss {self.loss:.4f}",
-        ]
-        for name, (neg, zero, pos) in net.family_signature().items():
-            lines.append(f"  layer {name:>4}: -1 x {neg:6d}   0 x {zero:6d}   +1 x {pos:6d}")
-        if self._rewards:
-            lines.append(f"  last reward {self._rewards[0]:+.4f}")
-        return "\n".join(lines) + "\n"
-
-    def _render_image(self) -> np.ndarray:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        net = self.network
-        fig = Figure(figsize=(3 * (self.n_layers + 1), 3), dpi=64)
-        canvas = FigureCanvasAgg(fig)
-        for i, spec in enumerate(net.arch.layers):
-            ax = fig.add_subplot(1, self.n_layers + 1, i + 1)
-            w = net.weights[spec.name].reshape(spec.out_features, -1)
-            ax.imshow(w, cmap="coolwarm", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
-            ax.set_title(f"layer {spec.name}", fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        ax = fig.add_subplot(1, self.n_layers + 1, self.n_layers + 1)
-        ax.plot(self._curve, color="black")
-        ax.set_title(f"accuracy {self.accuracy:.3f}", fontsize=9)
-        ax.set_xlabel("step", fontsize=8)
-        fig.tight_layout()
-        canvas.draw()
-        return np.asarray(canvas.buffer_rgba())[..., :3].copy()  # (H, W, 3) uint8
+            last = self._rewards[0] if self._rewards else None
+            return render_text(
+                self.task.name, self._steps, self.accuracy, self.loss, self.network, last
+            )
+        return render_image(self.network, self._curve, self.accuracy)
 
 
-__all__ = ["AANNEnv", "Scores", "SwapError"]
+__all__ = ["AANNEnv", "Scores"]

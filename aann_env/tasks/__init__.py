@@ -3,6 +3,7 @@ with train / valid / test splits, loaded once per process through one verified c
 
 - :mod:`aann_env.tasks.split`: :class:`Split`, one split's pixel codes and labels.
 - :mod:`aann_env.tasks.registry`: :class:`Task`, ``TASKS`` and :func:`get_task`.
+- :mod:`aann_env.tasks.cache`: the verified dataset cache (version, config, SHA-256) MNIST and car share.
 - :mod:`aann_env.tasks.mnist`, :mod:`aann_env.tasks.car`: each task's data.
 """
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import gymnasium as gym
 import pytest
@@ -124,3 +126,24 @@ def test_help_reads(capsys):
     assert exc.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "--budget-evals" in text and "--resume" in text and "Fig. 6" in text
+
+
+SUBCOMMANDS = ("search", "train", "drive", "plot", "walk", "eval")
+
+
+def test_top_help_lists_every_subcommand():
+    # As `python -m agents.cli` runs it, so that __main__ is covered too.
+    done = subprocess.run(
+        [sys.executable, "-m", "agents.cli", "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    for command in SUBCOMMANDS:
+        assert f"\n    {command} " in done.stdout, command
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_each_subcommand_help_exits_0(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: aann {command} ")

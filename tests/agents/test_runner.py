@@ -68,8 +68,25 @@ def test_a_killed_run_resumes_the_very_same_trajectory(tmp_path):
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be killed; raise its budget"
+    # While it lives (paused here, so it cannot finish meanwhile), a second writer is refused at
+    # once with an error that names it, and writes nothing.
+    os.kill(proc.pid, signal.SIGSTOP)
+    rows_before = (killed / "history.csv").read_text()
+    second = subprocess.run(
+        _cli("--out", str(killed), "--resume", "--no-progress", "--no-plot"),
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert second.returncode == 2, second.stderr
+    assert f"being written by process {proc.pid}" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1  # one line, no traceback
+    assert (killed / "history.csv").read_text() == rows_before
+    # Killed, it leaves its lock file behind, and the lock does not block the resume below.
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert (killed / "run.lock").exists()
     assert not (killed / "summary.json").exists()
 
     resumed = subprocess.run(
@@ -102,7 +119,7 @@ def test_resume_falls_back_to_the_previous_checkpoint_and_reports_corruption(tmp
     expected = _rows(run_dir)
     (run_dir / "checkpoint.npz").write_bytes(b"garbage")
     SearchRun(run_dir, resume=True).run(progress=False)
-    assert "resuming from checkpoint.prev.npz" in capsys.readouterr().out
+    assert "resuming from checkpoint.prev.npz" in capsys.readouterr().err  # a warning
     assert _rows(run_dir) == expected
     (run_dir / "checkpoint.npz").write_bytes(b"garbage")
     data = (run_dir / "checkpoint.prev.npz").read_bytes()

@@ -142,3 +142,19 @@ def test_car_task_offset_stays_exact(use_kernels):
     rng = np.random.default_rng(9)
     swaps = np.concatenate([net.sample_swaps(6, rng, layer=layer) for layer in range(net.n_layers)])
     _assert_matches_reference(net, pixels, labels, swaps, ev.score(swaps, return_logits=True))
+
+
+@pytest.mark.parametrize("use_kernels", [True, False], ids=["kernels", "torch"])
+def test_no_attribute_is_added_after_init(use_kernels):
+    pixels, labels = _data(CAR, 24, seed=17)
+    net = random_network(CAR, 0.8, 18)
+    ev = IncrementalEvaluator(net, pixels, labels, use_kernels=use_kernels)
+    names = set(vars(ev))
+    rng = np.random.default_rng(19)
+    swaps = np.concatenate([net.sample_swaps(2, rng, layer=layer) for layer in range(net.n_layers)])
+    ev.score(swaps)
+    ev.score(swaps, return_logits=True)
+    for swap in swaps[::2]:
+        ev.commit(swap)
+    ev.reset(random_network(CAR, 0.8, 20))
+    assert set(vars(ev)) == names

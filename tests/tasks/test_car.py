@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import shutil
 from pathlib import Path
@@ -246,6 +247,48 @@ def test_failed_write_leaves_no_file(
     with pytest.raises(KeyboardInterrupt):
         car_data.build_car(TINY, tmp_path, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def _v1_sha256(arrays: dict[str, np.ndarray]) -> str:
+    """The car cache's hash as written before the cache format was shared (a frozen copy)."""
+    digest = hashlib.sha256()
+    for key in car_data._ARRAY_KEYS:
+        arr = np.ascontiguousarray(arrays[key])
+        digest.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
+        digest.update(arr.tobytes())
+    return digest.hexdigest()
+
+
+def test_cache_written_by_the_v1_writer_still_loads(tiny_dir: Path, tmp_path: Path) -> None:
+    with np.load(cache_path(TINY, tiny_dir)) as npz:
+        recorded = {key: npz[key] for key in car_data._ARRAY_KEYS}
+    path = cache_path(TINY, tmp_path)
+    np.savez_compressed(  # exactly what build_car wrote before aann_env.tasks.cache held it
+        path,
+        version=np.array(1, dtype=np.int64),
+        config=np.array(TINY.to_json()),
+        sha256=np.array(_v1_sha256(recorded)),
+        **recorded,
+    )
+    data = car_data.read_cache(path, TINY)
+    assert data.config == TINY
+    for split in SPLITS:
+        np.testing.assert_array_equal(data.splits[split].pixels, recorded[f"{split}_x"])
+        np.testing.assert_array_equal(data.splits[split].labels, recorded[f"{split}_y"])
+        np.testing.assert_array_equal(data.frame_seeds[split], recorded[f"{split}_seed"])
+
+
+def test_errors_say_how_to_record_again(tiny_dir: Path, tmp_path: Path) -> None:
+    tiny = cache_path(TINY, tmp_path)
+    tiny.write_bytes(b"garbage")
+    with pytest.raises(DataError) as info:
+        car_data.read_cache(tiny, TINY)
+    assert f"build_car({TINY!r}, {str(tmp_path)!r}, force=True)" in str(info.value)
+    default = cache_path(CarDataConfig(), tmp_path)
+    default.write_bytes(b"garbage")
+    with pytest.raises(DataError) as info:
+        car_data.read_cache(default, CarDataConfig())
+    assert f"`python -m aann_env.tasks.car --rebuild --data-dir {tmp_path}`" in str(info.value)
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,19 +13,19 @@ from aann_env.core.forward import evaluate, forward, to_input
 from aann_env.core.network import TernaryNetwork, zeros_per_layer
 from aann_env.errors import CheckpointError
 from aann_env.nets import load_psiren, shipped_levels
+from aann_env.runs.history import read_sweep
 from aann_env.tasks import get_task
-from aann_env.training.latent import LatentNetwork, exact_exponents, ternarize
-from aann_env.training.psiren import (
+from aann_env.training.config import (
     CAR_LEVELS,
     MNIST_LEVELS,
     PAPER_CAR_LEVELS,
     PAPER_MNIST_LEVELS,
-    PSIRENRun,
     TrainConfig,
     parse_levels,
-    read_sweep,
-    translate,
 )
+from aann_env.training.epoch import translate
+from aann_env.training.latent import LatentNetwork, exact_exponents, ternarize
+from aann_env.training.psiren import PSIRENRun
 from agents.cli import main
 
 TINY = dict(
@@ -196,7 +196,7 @@ def test_run_directory_errors(tmp_path):
     with pytest.raises(CheckpointError, match="no config.json"):
         PSIRENRun(tmp_path / "none", None, resume=True)
     run_dir = tmp_path / "r"
-    PSIRENRun(run_dir, TrainConfig(**TINY))
+    PSIRENRun(run_dir, TrainConfig(**TINY)).run(progress=False, max_epochs=1)
     with pytest.raises(CheckpointError, match="already holds a run"):
         PSIRENRun(run_dir, TrainConfig(**TINY))
     with pytest.raises(CheckpointError, match="another configuration"):

@@ -12,7 +12,9 @@ import pytest
 from matplotlib.image import imread
 
 from aann_env.errors import CheckpointError
-from aann_env.viz.plots import COLUMNS, load_history, plot_all, plot_climb, plot_runs
+from aann_env.runs.history import SEARCH_COLUMNS as COLUMNS
+from aann_env.runs.history import load_history
+from aann_env.viz import plot_all, plot_climb, plot_runs
 
 LAYERS = ["1.0", "2.0", "fc"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

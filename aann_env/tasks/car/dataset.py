@@ -2,22 +2,23 @@
 
 Each frame is recorded by driving one seeded ``CarRacing-v3`` track (discrete actions) with the
 :class:`~aann_env.tasks.car.expert.Expert`. For every observation the data set stores
-:func:`~aann_env.tasks.car.expert.preprocess` of it (a ``(96, 96)`` ``uint8`` grey frame), the class the
-expert picks in that state (0 left, 1 right, 2 gas: the label of frame ``t`` is the expert's
-choice at state ``t``, which then drives the car to state ``t + 1``) and the track's seed.
+:func:`~aann_env.tasks.car.expert.preprocess` of it (a ``(96, 96)`` ``uint8`` grey frame), the
+class the expert picks in that state (0 left, 1 right, 2 gas: the label of frame ``t`` is the
+expert's choice at state ``t``, which then drives the car to state ``t + 1``) and the track's
+seed.
 
 The first ``skip_frames`` observations of each episode (default 50) are driven but not recorded:
 observations 0..48 are drawn during the env's zoom-in animation (see
-:data:`~aann_env.tasks.car.expert.ZOOM_FRAMES`). An episode ends when the lap is complete, when the car
-leaves the playfield, or after ``max_steps`` steps.
+:data:`~aann_env.tasks.car.expert.ZOOM_FRAMES`). An episode ends when the lap is complete, when
+the car leaves the playfield, or after ``max_steps`` steps.
 
 The splits are by track: *train*, *valid* and *test* use disjoint ranges of consecutive seeds
 starting at ``base_seed``, so no test track is seen in training.
 
-Recording takes minutes, so the data set is cached in one ``.npz`` under
-``default_cache_dir() / "car"`` (see :func:`aann_env.tasks.cache.default_cache_dir`). Its name carries
-:data:`VERSION` and a short hash of the config; it stores the config, the version and a SHA-256
-over the arrays, checked on every load. Build it with ``python -m aann_env.tasks.car``.
+Recording takes minutes, so the data set is kept in a verified cache (:mod:`aann_env.tasks.cache`:
+version, config, SHA-256 over the arrays, checked on every load) under
+``default_cache_dir() / "car"``. The file name carries :data:`VERSION` and a short hash of the
+config. Build it with ``python -m aann_env.tasks.car``.
 """
 
 from __future__ import annotations
@@ -25,11 +26,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import json
+import shlex
 import sys
 import time
-import zipfile
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +36,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from aann_env.atomic import atomic_write
 from aann_env.errors import DataError
-from aann_env.tasks.cache import default_cache_dir
+from aann_env.tasks import cache
 from aann_env.tasks.car.expert import (
     CLASS_TO_ACTION,
     CLASSES,
@@ -117,9 +115,7 @@ class CarDataConfig:
 
     def to_json(self) -> str:
         """Return the config and :data:`VERSION` as canonical JSON (sorted keys, no spaces)."""
-        return json.dumps(
-            {"version": VERSION, **dataclasses.asdict(self)}, sort_keys=True, separators=(",", ":")
-        )
+        return cache.canonical_json({"version": VERSION, **dataclasses.asdict(self)})
 
     def digest(self) -> str:
         """Return a short hash of :meth:`to_json`, used in the cache file name."""
@@ -247,89 +243,33 @@ def cache_path(config: CarDataConfig | None = None, data_dir: str | Path | None 
         ``<data_dir>/car-v<VERSION>-<digest>.npz``.
     """
     config = CarDataConfig() if config is None else config
-    folder = default_cache_dir() / CACHE_SUBDIR if data_dir is None else Path(data_dir)
-    return folder.expanduser() / f"car-v{VERSION}-{config.digest()}.npz"
+    return cache.cache_folder(data_dir, CACHE_SUBDIR) / f"car-v{VERSION}-{config.digest()}.npz"
 
 
-def _arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
-    """SHA-256 over the arrays' names, dtypes, shapes and bytes, in a fixed order."""
-    digest = hashlib.sha256()
-    for key in _ARRAY_KEYS:
-        arr = np.ascontiguousarray(arrays[key])
-        digest.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
-        digest.update(arr.tobytes())
-    return digest.hexdigest()
+def _rebuild_hint(path: Path, config: CarDataConfig | None) -> str:
+    """How to record the cache at ``path`` again: the command line records the default config,
+    :func:`build_car` any other."""
+    cli = "python -m aann_env.tasks.car --rebuild"
+    if path.parent != cache.cache_folder(None, CACHE_SUBDIR):
+        cli += f" --data-dir {shlex.quote(str(path.parent))}"
+    which = "config" if config is None else repr(config)
+    api = f"build_car({which}, {str(path.parent)!r}, force=True)"
+    if config == CarDataConfig():
+        how = f"`{cli}`"
+    elif config is None:
+        how = f"`{cli}` (default config) or {api}"
+    else:
+        how = api
+    return f"record it with {how} (or delete the file; load_car(..., build=True) then records it)"
 
 
-def _write_atomic(path: Path, config: CarDataConfig, arrays: dict[str, np.ndarray]) -> None:
-    """Write the cache atomically (a temporary file beside it, then a rename)."""
-    atomic_write(
-        path,
-        lambda fh: np.savez_compressed(
-            fh,
-            version=np.array(VERSION, dtype=np.int64),
-            config=np.array(config.to_json()),
-            sha256=np.array(_arrays_sha256(arrays)),
-            **arrays,
-        ),
-    )
-
-
-def read_cache(path: str | Path, config: CarDataConfig | None = None) -> CarData:
-    """Read and verify a car cache file.
-
-    Args:
-        path: The ``.npz`` written by :func:`build_car`.
-        config: The config the file must hold; the one stored in it when ``None``.
-
-    Returns:
-        The data set, with ``source`` set to ``"cache:<path>"``.
-
-    Raises:
-        DataError: If the file is missing, unreadable, of another version or config, or its
-            arrays do not match their stored SHA-256. The message names the file and says to
-            delete it or rebuild it.
-    """
-    path = Path(path)
-    hint = (
-        f"delete {path} and run `python -m aann_env.tasks.car` again (or call "
-        "load_car(..., build=True)) to re-record it"
-    )
-    if not path.is_file():
-        raise DataError(
-            f"car data cache {path} does not exist; build it with `python -m aann_env.tasks.car`"
-        )
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            present = set(npz.files)
-            missing = [k for k in ("version", "config", "sha256", *_ARRAY_KEYS) if k not in present]
-            if missing:
-                raise DataError(f"car data cache {path} lacks {', '.join(missing)}: {hint}")
-            version = int(npz["version"])
-            stored_json = str(npz["config"])
-            stored_sha = str(npz["sha256"])
-            arrays = {key: npz[key] for key in _ARRAY_KEYS}
-    except DataError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
-        raise DataError(
-            f"car data cache {path} is unreadable or corrupted ({exc}): {hint}"
-        ) from exc
-    if version != VERSION:
-        raise DataError(f"car data cache {path} has version {version}, expected {VERSION}: {hint}")
-    try:
-        fields = json.loads(stored_json)
-        fields.pop("version", None)
-        stored = CarDataConfig(**fields)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"car data cache {path} holds an invalid config ({exc}): {hint}") from exc
-    if config is not None and stored != config:
-        raise DataError(f"car data cache {path} holds {stored}, not the requested {config}: {hint}")
-    if _arrays_sha256(arrays) != stored_sha:
-        raise DataError(f"car data cache {path} fails its SHA-256 check (corrupted): {hint}")
+def _check_splits(
+    path: Path, config: CarDataConfig, arrays: dict[str, np.ndarray], hint: str
+) -> tuple[dict[str, Split], dict[str, np.ndarray]]:
+    """Check each split's dtypes, shapes, track seeds and labels; return splits and frame seeds."""
     splits: dict[str, Split] = {}
     frame_seeds: dict[str, np.ndarray] = {}
-    seeds = stored.seeds()
+    seeds = config.seeds()
     for split in SPLITS:
         x, y, s = (arrays[f"{split}_{part}"] for part in ("x", "y", "seed"))
         n = len(y)
@@ -343,6 +283,36 @@ def read_cache(path: str | Path, config: CarDataConfig | None = None) -> CarData
             raise DataError(f"car data cache {path}: split {split} has labels outside 0..2: {hint}")
         splits[split] = Split(x, y)
         frame_seeds[split] = s
+    return splits, frame_seeds
+
+
+def read_cache(path: str | Path, config: CarDataConfig | None = None) -> CarData:
+    """Read and verify a car cache file (see :mod:`aann_env.tasks.cache` for its format).
+
+    Args:
+        path: The ``.npz`` written by :func:`build_car`.
+        config: The config the file must hold; the one stored in it when ``None``.
+
+    Returns:
+        The data set, with ``source`` set to ``"cache:<path>"``.
+
+    Raises:
+        DataError: If the file is missing, unreadable, of another version or config, its
+            arrays do not match their stored SHA-256, or their dtypes, shapes, seeds or labels
+            are wrong. The message names the file and says how to record it again.
+    """
+    path = Path(path)
+    hint = _rebuild_hint(path, config)
+    cached = cache.read_cache(path, VERSION, _ARRAY_KEYS, hint, what="car data cache")
+    try:
+        fields = dict(cached.config)
+        fields.pop("version", None)
+        stored = CarDataConfig(**fields)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"car data cache {path} holds an invalid config ({exc}): {hint}") from exc
+    if config is not None and stored != config:
+        raise DataError(f"car data cache {path} holds {stored}, not the requested {config}: {hint}")
+    splits, frame_seeds = _check_splits(path, stored, cached.arrays, hint)
     return CarData(stored, splits, frame_seeds, source=f"cache:{path.resolve()}")
 
 
@@ -377,8 +347,8 @@ def build_car(
             pass  # invalid: record again below
         else:
             return path
-    _write_atomic(path, config, _record(config, progress))
-    return path
+    arrays = _record(config, progress)
+    return cache.write_cache(path, VERSION, config.to_json(), {k: arrays[k] for k in _ARRAY_KEYS})
 
 
 def load_car_data(

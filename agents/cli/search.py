@@ -1,0 +1,270 @@
+"""``aann search``: run (or ``--resume``) a search agent in a run directory.
+
+The run directory gets the history, the best and current networks, checkpoints and plots
+(:class:`agents.runner.SearchRun`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from aann_env.nets import load_psiren
+from agents.cli.args import add_data_args, fail, positive_float, positive_int, sparsity
+from agents.runner import SearchConfig, SearchRun
+from agents.sense import SCHEDULES
+
+DEFAULT_NEIGHBORHOOD = {"mnist": "fc=256,2.0=32,1.0=8", "car": "fc2=64,fc1=256,2.0=32,1.0=8"}
+"""SENSE's default swaps per neighbourhood and layer, per task."""
+AGENT_OPTIONS = {
+    "sense": ("neighborhood_size", "schedule", "block", "layer_weights", "criterion", "accept"),
+    "random": ("batch", "layer_weights"),
+    "annealing": ("t_start", "t_end", "energy", "batch", "layer_weights"),
+}
+"""The options each agent takes (the others are left out of its keyword arguments)."""
+
+
+def neighborhood(text: str) -> int | dict[str, int]:
+    """An argparse type: ``64`` or ``fc=256,2.0=32,1.0=8``."""
+    try:
+        if "=" not in text:
+            return positive_int(text)
+        out = {}
+        for part in text.split(","):
+            name, value = part.split("=")
+            out[name.strip()] = positive_int(value)
+        return out
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or LAYER=SIZE pairs such as fc=256,2.0=32,1.0=8, got {text!r}"
+        ) from None
+
+
+def layer_weights(text: str) -> list[float]:
+    """An argparse type: comma-separated odds of each layer, e.g. ``0,1,3``."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers such as 0,1,3, got {text!r}"
+        ) from None
+    if any(v < 0 for v in values) or sum(values) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"layer weights must be non-negative and not all zero, got {text!r}"
+        )
+    return values
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``search`` and its options to the ``aann`` sub-commands."""
+    p = subparsers.add_parser(
+        "search",
+        help="run or resume a search agent",
+        description="Search a family of sparse ternary networks. Budgets count neighbour "
+        "evaluations and wall time; the run directory (--out) gets the history, the best and "
+        "current networks, checkpoints and plots, and --resume continues a killed run exactly.",
+    )
+    add_data_args(p)
+    p.add_argument(
+        "--agent",
+        choices=sorted(AGENT_OPTIONS),
+        default="sense",
+        help="search agent (default: sense)",
+    )
+    p.add_argument(
+        "--sparsity", type=sparsity, default=0.8, help="sparsity of a random start (default 0.8)"
+    )
+    p.add_argument(
+        "--init",
+        default="random",
+        help="'random' (default), 'psiren' (the shipped p-SIREN net at --sparsity) or a saved "
+        "network to start from",
+    )
+    p.add_argument(
+        "--budget-evals",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="stop after N evaluations",
+    )
+    p.add_argument(
+        "--budget-seconds",
+        type=positive_float,
+        default=None,
+        metavar="S",
+        help="stop after S seconds",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", required=True, help="the run directory")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+    )
+    p.add_argument(
+        "--eval-size",
+        type=positive_int,
+        default=10_000,
+        help="validation images to score on (default 10000)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    _add_agent_options(p)
+    p.add_argument(
+        "--checkpoint-seconds",
+        type=positive_float,
+        default=60.0,
+        help="checkpoint at least this often (default 60)",
+    )
+    p.add_argument(
+        "--checkpoint-steps",
+        type=positive_int,
+        default=None,
+        help="also checkpoint every this many steps",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-plot", action="store_true", help="do not write plots at the end")
+    p.set_defaults(func=run)
+    return p
+
+
+def _add_agent_options(p: argparse.ArgumentParser) -> None:
+    """The agents' own options (default None: the agent's default, or the task's for SENSE)."""
+    g = p.add_argument_group("SENSE")
+    g.add_argument(
+        "--neighborhood-size",
+        type=neighborhood,
+        default=None,
+        metavar="K",
+        help=f"swaps per neighbourhood: a number or LAYER=K pairs (default: MNIST {DEFAULT_NEIGHBORHOOD['mnist']}; car {DEFAULT_NEIGHBORHOOD['car']})",
+    )
+    g.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default=None,
+        help="layer schedule (default alternate): alternate = Fig. 6, fc = Fig. 7, "
+        "random-block = Fig. 8, uniform, adaptive (most accuracy gained per unit of cost)",
+    )
+    g.add_argument(
+        "--block",
+        type=positive_int,
+        default=None,
+        help="neighbourhoods per layer visit (default 3)",
+    )
+    g.add_argument(
+        "--criterion",
+        choices=["accuracy", "loss"],
+        default=None,
+        help="rank neighbours by (default accuracy)",
+    )
+    g.add_argument(
+        "--accept",
+        choices=["no_worse", "better", "always"],
+        default=None,
+        help="commit rule (default no_worse)",
+    )
+    g = p.add_argument_group("random search and simulated annealing")
+    g.add_argument(
+        "--batch",
+        type=positive_int,
+        default=None,
+        help="random swaps scored per step (default 16)",
+    )
+    g.add_argument(
+        "--t-start",
+        type=positive_float,
+        default=None,
+        help="annealing: initial temperature (default 2e-3)",
+    )
+    g.add_argument(
+        "--t-end",
+        type=positive_float,
+        default=None,
+        help="annealing: final temperature (default 1e-5)",
+    )
+    g.add_argument(
+        "--energy", choices=["loss", "error"], default=None, help="annealing: energy (default loss)"
+    )
+    p.add_argument(
+        "--layer-weights",
+        type=layer_weights,
+        default=None,
+        metavar="W",
+        help="odds of each layer, e.g. 0,1,3 (SENSE uniform schedule, random search, annealing)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run or resume a search; report where the best network and the plots went."""
+    if args.resume:
+        search = _resumed(args)
+    else:
+        try:
+            config = _config(args)
+            _check_init(args.init, args.task, args.sparsity)
+        except ValueError as exc:
+            return fail("search", str(exc))
+        search = SearchRun(args.out, config)
+    summary = search.run(progress=not args.no_progress)
+    print(
+        f"{summary['agent']}: {summary['steps']} steps, {summary['evals']} evaluations in "
+        f"{summary['wall_time']:.0f} s; validation accuracy {summary['val_accuracy']:.4f}, "
+        f"test accuracy {summary['test_accuracy']:.4f}; best network (validation "
+        f"{summary['best_val_accuracy']:.4f}, test {summary['best_test_accuracy']:.4f}) in {summary['best_path']}"
+    )
+    if not args.no_plot:
+        # matplotlib takes half a second to import: only a run that plots pays for it.
+        from aann_env.viz import plot_all
+
+        paths = plot_all(args.out)
+        print("plots: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _resumed(args: argparse.Namespace) -> SearchRun:
+    """The run in ``--out`` with everything as stored there, except a budget given now."""
+    search = SearchRun(args.out, None, resume=True)
+    if args.budget_evals is not None:
+        search.config.budget_evals = args.budget_evals
+    if args.budget_seconds is not None:
+        search.config.budget_seconds = args.budget_seconds
+    return search
+
+
+def _config(args: argparse.Namespace) -> SearchConfig:
+    """A new run's config from the flags; the agent gets only its own options that were given.
+
+    Raises:
+        ValueError: The flags make no valid search (e.g. no budget).
+    """
+    agent_kwargs: dict[str, Any] = {
+        k: getattr(args, k) for k in AGENT_OPTIONS[args.agent] if getattr(args, k) is not None
+    }
+    if args.agent == "sense":
+        agent_kwargs.setdefault("neighborhood_size", neighborhood(DEFAULT_NEIGHBORHOOD[args.task]))
+    return SearchConfig(
+        task=args.task,
+        agent=args.agent,
+        sparsity=args.sparsity,
+        init=args.init,
+        seed=args.seed,
+        budget_evals=args.budget_evals,
+        budget_seconds=args.budget_seconds,
+        eval_size=args.eval_size,
+        device=args.device,
+        data_dir=args.data_dir,
+        agent_kwargs=agent_kwargs,
+        checkpoint_seconds=args.checkpoint_seconds,
+        checkpoint_steps=args.checkpoint_steps,
+    )
+
+
+def _check_init(init: str, task: str, level: float) -> None:
+    """Fail early on a start that the run could not load.
+
+    Raises:
+        ValueError: No p-SIREN net of ``task`` ships at sparsity ``level``, or ``init`` is
+            neither ``"random"``, ``"psiren"`` nor a file.
+    """
+    if init == "psiren":
+        load_psiren(task, level)
+    elif init != "random" and not Path(init).is_file():
+        raise ValueError(f"--init {init!r} is neither 'random', 'psiren' nor a network file")

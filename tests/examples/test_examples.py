@@ -1,0 +1,93 @@
+"""Every example's ``run_*()`` at a tiny budget, checked against what the env reports afresh."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import gymnasium as gym
+import pytest
+
+import aann_env  # noqa: F401  (registers the env ids)
+from aann_env.core.network import TernaryNetwork
+from aann_env.nets import load_psiren
+
+pytestmark = pytest.mark.usefixtures("mnist_ready")
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EVAL_SIZE = 500
+
+
+def load_example(name: str) -> ModuleType:
+    """Import ``examples/<name>.py`` (a script folder, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[gym.Env]:
+    """A fresh env to check the examples' figures with (same evaluation subset)."""
+    env = gym.make("AANN-MNIST-v0", eval_size=EVAL_SIZE, max_episode_steps=-1)
+    yield env
+    env.close()
+
+
+def test_custom_agent_climbs_within_the_family(env, capsys):
+    result = load_example("custom_agent").run_custom_agent(steps=10, k=32, eval_size=EVAL_SIZE)
+    assert "step   10: validation accuracy" in capsys.readouterr().out
+    assert result["evals"] == 10 * 32
+    assert result["accuracy"] >= result["start_accuracy"]  # hill climbing never goes down
+    net, start = result["network"], result["start"]
+    assert net.family_signature() == start.family_signature()
+    assert 0 < net.hamming(start) <= 2 * result["committed"]
+
+    env.reset(seed=0)  # the example's start is the env's seeded random start
+    assert env.unwrapped.network == start
+    _, info = env.reset(options={"init": net})
+    assert info["accuracy"] == result["accuracy"]
+
+
+def test_sense_agent_saves_the_best_network(env, tmp_path, capsys):
+    out = tmp_path / "best.npz"
+    result = load_example("sense_agent").run_sense_agent(
+        budget_evals=400,
+        neighborhood_size={"1.0": 2, "2.0": 8, "fc": 64},
+        eval_size=EVAL_SIZE,
+        out=out,
+        print_every=1,
+    )
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step")]
+    assert len(printed) == result["steps"]  # the callback ran after every step
+    assert result["evals"] >= 400
+    assert result["path"] == out
+    assert TernaryNetwork.load(out) == result["network"]
+
+    env.reset(seed=0)
+    start = env.unwrapped.network.copy()
+    assert result["network"].family_signature() == start.family_signature()
+    _, info = env.reset(options={"init": str(out)})
+    assert info["accuracy"] == result["val_accuracy"] >= result["start_accuracy"]
+    assert env.unwrapped.test_accuracy() == result["test_accuracy"]
+
+
+def test_from_psiren_starts_from_the_shipped_net(env):
+    result = load_example("from_psiren").run_from_psiren(
+        neighborhoods=5, neighborhood_size=64, eval_size=EVAL_SIZE
+    )
+    shipped = load_psiren("mnist", 0.9)
+    assert result["start"] == shipped
+    # The env started from the shipped net: its test accuracy is the one `aann train` recorded.
+    assert result["start_test_accuracy"] == shipped.provenance["test_accuracy"]
+    assert result["accuracy"] >= result["start_accuracy"]
+    assert result["total_reward"] == pytest.approx(result["accuracy"] - result["start_accuracy"])
+    net = result["network"]
+    assert net.family_signature() == shipped.family_signature()
+    assert net.hamming(shipped) <= 2 * result["committed"]
+
+    _, info = env.reset(options={"init": net})
+    assert info["accuracy"] == result["accuracy"]
