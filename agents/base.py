@@ -56,6 +56,13 @@ class SearchAgent(ABC):
         unwrapped = env.unwrapped
         if getattr(unwrapped, "action_mode", None) != "swap":
             raise ValueError("search agents drive AANN envs in action_mode='swap'")
+        limit = env.spec.max_episode_steps if env.spec is not None else None
+        if limit is not None:
+            gym.logger.warn(
+                f"the env truncates episodes after {limit} steps, but a search is one open-ended "
+                "episode: past the limit every step is truncated (and its test accuracy "
+                "measured); make the env with max_episode_steps=-1"
+            )
         self.budget = budget
         self._start = time.perf_counter()
         self._note_best(env)

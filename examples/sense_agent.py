@@ -38,7 +38,7 @@ class PrintProgress(BaseCallback):
 
 def run_sense_agent(
     *,
-    budget_evals: int = 10_000,
+    budget_evals: int = 5_000,
     neighborhood_size: dict[str, int] | int | None = None,
     sparsity: float = 0.8,
     eval_size: int = 10_000,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from typing import Any, Literal, NamedTuple, SupportsFloat
+from typing import Any, Literal, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -15,19 +15,12 @@ from aann_env.core.network import TernaryNetwork, random_network
 from aann_env.envs.observations import HISTORY, summary, summary_space, weights_space
 from aann_env.envs.render import render_image, render_text
 from aann_env.envs.selection import AcceptRule, Criterion, check_rules, select
-from aann_env.evaluation.incremental import IncrementalEvaluator
+from aann_env.evaluation import IncrementalEvaluator, SwapScores
 from aann_env.nets import load_psiren
 from aann_env.tasks import Task, get_task
 
 ActionMode = Literal["swap", "layer"]
 ObservationMode = Literal["summary", "weights"]
-
-
-class Scores(NamedTuple):
-    """Validation accuracy and mean loss of each of K swapped networks."""
-
-    accuracy: np.ndarray
-    loss: np.ndarray
 
 
 class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
@@ -104,7 +97,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
 
     - v0: initial version. The `criterion` argument came later, with a default that keeps
       v0's behaviour; since then `"better"` also commits a neighbour of equal accuracy and lower
-      loss, as the SENSE agent always did.
+      loss, as the SENSE agent always did; `evaluate_swaps` returns the evaluator's
+      `SwapScores` (read `.accuracy` and `.loss`) in place of an `(accuracy, loss)` tuple.
 
     ## Example
 
@@ -308,15 +302,17 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         """Draw ``k`` legal swaps of the current network from the env's generator: (k, 3) int64."""
         return self.network.sample_swaps(k, self.np_random, layer=layer)
 
-    def evaluate_swaps(self, swaps: np.ndarray) -> Scores:
-        """Validation accuracy and loss of each swapped network, without changing the state.
+    def evaluate_swaps(self, swaps: np.ndarray) -> SwapScores:
+        """Validation accuracy, loss and correct counts of each swapped network, exactly, without
+        changing the state.
+
+        Args:
+            swaps: (K, 3) rows ``(layer, src, dst)``, e.g. from :meth:`sample_swaps`.
 
         Raises:
             SwapError: A swap is illegal for the current network.
         """
-        arr = np.asarray(swaps, dtype=np.int64).reshape(-1, 3)
-        scores = self.evaluator.score(arr)
-        return Scores(scores.accuracy, scores.loss)
+        return self.evaluator.score(np.asarray(swaps, dtype=np.int64).reshape(-1, 3))
 
     def test_accuracy(self, net: TernaryNetwork | None = None) -> float:
         """Test accuracy on the whole test split (never a reward).
@@ -371,4 +367,4 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         return render_image(self.network, self._curve, self.accuracy)
 
 
-__all__ = ["AANNEnv", "Scores"]
+__all__ = ["AANNEnv"]

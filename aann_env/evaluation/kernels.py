@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from aann_env.core.forward import EXP_LOW, EXP_STEP, LN2, LOG_BITS, LOSS_GRID, SHIFT_STEP
+from aann_env.core.loss import EXP_LOW, EXP_STEP, LN2, LOG_BITS, LOSS_GRID, SHIFT_STEP
 
 _EXP_OFFSET = -EXP_LOW * EXP_STEP
 _LOG_SCALE = 2.0**LOG_BITS

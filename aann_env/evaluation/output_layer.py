@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from aann_env.core.forward import (
+from aann_env.core.loss import (
     EXP_UNITS,
     LOG_TABLE,
     correct,

@@ -6,15 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from aann_env.core.architecture import CAR, MNIST
-from aann_env.core.forward import (
-    LOSS_GRID,
-    correct,
-    evaluate,
-    forward,
-    per_sample_loss,
-    to_input,
-    weight_tensors,
-)
+from aann_env.core.forward import evaluate, forward, to_input, weight_tensors
+from aann_env.core.loss import LOSS_GRID, correct, per_sample_loss
 from aann_env.core.network import random_network
 
 

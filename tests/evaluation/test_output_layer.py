@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from aann_env.core.architecture import CAR, MNIST
-from aann_env.core.forward import loss_shift
+from aann_env.core.loss import loss_shift
 from aann_env.core.network import random_network
 from aann_env.evaluation.caches import build_caches
 from aann_env.evaluation.output_layer import (

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from aann_env.errors import DataError
+from aann_env.progress import progress_bar
 from aann_env.tasks import cache
 from aann_env.tasks.car.expert import (
     CLASS_TO_ACTION,
@@ -186,10 +186,10 @@ def record_tracks(
     labels: list[int] = []
     frame_seeds: list[int] = []
     try:
-        for seed in tqdm(seeds, desc=desc, unit="track", disable=not progress):
+        for seed in progress_bar(seeds, desc=desc, unit="track", disable=not progress):
             expert = Expert()
             obs, _ = env.reset(seed=int(seed))
-            steps = tqdm(
+            steps = progress_bar(
                 total=max_steps,
                 desc=f"seed {seed}",
                 unit="frame",

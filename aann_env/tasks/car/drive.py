@@ -24,8 +24,8 @@ from typing import Protocol
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
 
+from aann_env.progress import progress_bar
 from aann_env.tasks.car.expert import CLASS_TO_ACTION, N_CLASSES, make_env, preprocess
 
 __all__ = ["VIDEO_EVERY", "VIDEO_SUFFIXES", "Policy", "drive"]
@@ -166,7 +166,7 @@ def drive(
     """
     video_path = None if video is None else _check_video_path(video)
     returns: list[float] = []
-    bar = tqdm(seeds, desc="drive", unit="track", disable=not progress)
+    bar = progress_bar(seeds, desc="drive", unit="track", disable=not progress)
     for index, seed in enumerate(bar):
         record = video_path is not None and index == 0
         env = make_env(max_steps, render_mode="rgb_array" if record else None)

@@ -34,9 +34,9 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from tqdm.auto import tqdm
 
 from aann_env.errors import DataError
+from aann_env.progress import progress_bar
 
 __all__ = [
     "CLASSES",
@@ -294,7 +294,7 @@ def expert_returns(
     env = make_env(max_steps)
     returns: list[float] = []
     try:
-        for seed in tqdm(seeds, desc="expert", unit="track", disable=not progress):
+        for seed in progress_bar(seeds, desc="expert", unit="track", disable=not progress):
             env.reset(seed=int(seed))
             total, done = 0.0, False
             while not done:
