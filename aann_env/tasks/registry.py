@@ -45,12 +45,7 @@ class Task:
 def _mnist_loader(data_dir: str | None) -> dict[str, Split]:
     from aann_env.tasks.mnist import load_mnist
 
-    data = load_mnist(data_dir=data_dir)
-    return {
-        "train": Split(data.train_x, data.train_y),
-        "valid": Split(data.valid_x, data.valid_y),
-        "test": Split(data.test_x, data.test_y),
-    }
+    return load_mnist(data_dir=data_dir).splits
 
 
 def _car_loader(data_dir: str | None) -> dict[str, Split]:

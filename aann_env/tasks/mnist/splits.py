@@ -1,10 +1,10 @@
-"""The MNIST split: its sizes, the container of its three (images, labels) pairs, and their checks.
+"""The MNIST split: its sizes, the data set of its three splits, and their checks.
 
 The split is the one of the classic ``mnist.pkl.gz``: *train* is the first 50,000 MNIST training
 images, *valid* the remaining 10,000 training images and *test* the 10,000 test images. Pixels
 are ``uint8`` codes ``k`` in ``0..255`` (the network later feeds ``k / 256``); labels are
 ``int64`` in ``0..9``. Every source (IDX files, the wheel's pickle, the cache) yields a
-:class:`MnistSplits` that passed :func:`check_images` and :func:`check_labels`.
+:class:`MnistData` whose splits passed :func:`check_images` and :func:`check_labels`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aann_env.errors import DataError
+from aann_env.tasks.split import SPLITS, Split
 
 __all__ = [
     "IMAGE_SHAPE",
@@ -21,8 +22,7 @@ __all__ = [
     "N_TEST",
     "N_TRAIN",
     "N_VALID",
-    "SPLIT_NAMES",
-    "MnistSplits",
+    "MnistData",
     "check_images",
     "check_labels",
 ]
@@ -31,56 +31,46 @@ N_TRAIN = 50_000
 N_VALID = 10_000
 N_TEST = 10_000
 IMAGE_SHAPE = (28, 28)
-SPLIT_NAMES = ("train", "valid", "test")
 N_CLASSES = 10
 
 
 @dataclass(frozen=True, eq=False)
-class MnistSplits:
-    """The three MNIST splits as numpy arrays.
+class MnistData:
+    """The MNIST data set: its three splits and where they came from.
 
     Attributes:
-        train_x: Training images, ``(50000, 28, 28)`` ``uint8`` pixel codes.
-        train_y: Training labels, ``(50000,)`` ``int64``.
-        valid_x: Validation images, ``(10000, 28, 28)`` ``uint8``.
-        valid_y: Validation labels, ``(10000,)`` ``int64``.
-        test_x: Test images, ``(10000, 28, 28)`` ``uint8``.
-        test_y: Test labels, ``(10000,)`` ``int64``.
+        splits: ``"train"`` / ``"valid"`` / ``"test"`` splits: ``uint8`` pixel codes
+            ``(N, 28, 28)`` and ``int64`` labels ``(N,)`` in ``0..9``, with N = 50,000, 10,000
+            and 10,000 for real MNIST.
         source: Where the data came from, e.g. ``"idx:/data/mnist"`` or
             ``"cache:/home/me/.cache/aann/mnist-v2.npz"``.
     """
 
-    train_x: np.ndarray
-    train_y: np.ndarray
-    valid_x: np.ndarray
-    valid_y: np.ndarray
-    test_x: np.ndarray
-    test_y: np.ndarray
+    splits: dict[str, Split]
     source: str
 
-    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Return the ``(images, labels)`` of one split.
+    def split(self, name: str) -> Split:
+        """Return one split.
 
         Args:
             name: ``"train"``, ``"valid"`` or ``"test"``.
 
         Returns:
-            The images and labels of that split.
+            That split's pixel codes and labels.
 
         Raises:
             DataError: If ``name`` is not one of the three split names.
         """
-        if name == "train":
-            return self.train_x, self.train_y
-        if name == "valid":
-            return self.valid_x, self.valid_y
-        if name == "test":
-            return self.test_x, self.test_y
-        raise DataError(f"unknown MNIST split {name!r}; expected one of {', '.join(SPLIT_NAMES)}")
+        try:
+            return self.splits[name]
+        except KeyError:
+            raise DataError(
+                f"unknown MNIST split {name!r}; expected one of {', '.join(SPLITS)}"
+            ) from None
 
     def sizes(self) -> dict[str, int]:
         """Return the number of images in each split, keyed by split name."""
-        return {name: int(self.split(name)[0].shape[0]) for name in SPLIT_NAMES}
+        return {name: len(self.split(name)) for name in SPLITS}
 
 
 def check_images(images: np.ndarray, n: int, what: str) -> np.ndarray:

