@@ -259,12 +259,7 @@ class SearchRun:
         self.directory = RunDirectory(self.dir, ".npz")
         self.resume = resume
         if resume:
-            try:
-                stored = SearchConfig.from_dict(self.directory.read_config())
-            except (TypeError, ValueError) as exc:
-                raise CheckpointError(
-                    f"{self.directory.config_path} is not a valid run configuration: {exc}"
-                ) from exc
+            stored = self.directory.stored_config(SearchConfig.from_dict)
             if config is not None:
                 self.directory.check_same(
                     config.trajectory_fields(), stored.trajectory_fields(), "budgets"

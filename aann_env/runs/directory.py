@@ -29,6 +29,7 @@ from aann_env.runs.history import CsvLog
 from aann_env.runs.lock import RunLock
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 class RunDirectory:
@@ -90,6 +91,18 @@ class RunDirectory:
         if not isinstance(config, dict):
             raise CheckpointError(f"{self.config_path} is not a valid run config (not an object)")
         return config
+
+    def stored_config(self, parse: Callable[[dict[str, Any]], C]) -> C:
+        """The stored configuration of a run to resume, parsed by ``parse`` (a ``from_dict``).
+
+        Raises:
+            CheckpointError: As :meth:`read_config`, or ``parse`` rejects the configuration.
+        """
+        data = self.read_config()
+        try:
+            return parse(data)
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{self.config_path} is not a valid run config ({exc})") from exc
 
     def check_same(self, given: Mapping[str, Any], stored: Mapping[str, Any], what: str) -> None:
         """Raise :class:`CheckpointError` unless a resume's options match the stored ones.

@@ -110,12 +110,7 @@ class PSIRENRun:
         self.directory = RunDirectory(self.out, ".pt")
         self.resume = resume
         if resume:
-            try:
-                stored = TrainConfig.from_dict(self.directory.read_config())
-            except (ValueError, TypeError) as exc:
-                raise CheckpointError(
-                    f"{self.directory.config_path} is not a valid run config ({exc})"
-                ) from exc
+            stored = self.directory.stored_config(TrainConfig.from_dict)
             if config is not None:  # keep the stored training options, take the new device etc.
                 self.directory.check_same(
                     config.training_key(), stored.training_key(), "the device and data folder"
