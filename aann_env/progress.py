@@ -24,10 +24,21 @@ def interactive() -> bool:
         return False
 
 
+class _LogBar(tqdm):
+    """A bar for logs: new postfixes and descriptions wait for the next timed redraw."""
+
+    def set_postfix(self, ordered_dict: Any = None, refresh: bool = True, **kwargs: Any) -> None:
+        super().set_postfix(ordered_dict, refresh=False, **kwargs)
+
+    def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
+        super().set_description(desc, refresh=False)
+
+
 def progress_bar(iterable: Any = None, **kwargs: Any) -> tqdm:
     """A tqdm bar: as ``tqdm(iterable, **kwargs)`` on a terminal, rare redraws in a log."""
-    if not interactive():
-        kwargs["mininterval"] = max(float(kwargs.get("mininterval", 0.1)), LOG_INTERVAL_S)
-        kwargs["maxinterval"] = max(float(kwargs.get("maxinterval", 10.0)), LOG_INTERVAL_S)
-        kwargs.pop("dynamic_ncols", None)
-    return tqdm(iterable, **kwargs)
+    if interactive():
+        return tqdm(iterable, **kwargs)
+    kwargs["mininterval"] = max(float(kwargs.get("mininterval", 0.1)), LOG_INTERVAL_S)
+    kwargs["maxinterval"] = max(float(kwargs.get("maxinterval", 10.0)), LOG_INTERVAL_S)
+    kwargs.pop("dynamic_ncols", None)
+    return _LogBar(iterable, **kwargs)

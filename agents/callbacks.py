@@ -114,13 +114,14 @@ class ProgressBarCallback(BaseCallback):
 
     def _on_step(self, info: StepInfo) -> bool:
         if self._bar is not None:
-            self._bar.update(info.evals - self._bar.n)
             rate = info.evals / max(info.wall_time, 1e-9)
-            self._bar.set_postfix(
+            self._bar.set_postfix(  # drawn by the update below, when the bar redraws
                 val=f"{info.val_accuracy:.4f}",
                 best=f"{info.best_val_accuracy:.4f}",
                 evals_s=f"{rate:.0f}",
+                refresh=False,
             )
+            self._bar.update(info.evals - self._bar.n)
         return True
 
     def _on_run_end(self) -> None:

@@ -21,7 +21,9 @@ def test_a_bar_redraws_rarely_in_a_log(monkeypatch: pytest.MonkeyPatch, tty: boo
     assert progress.interactive() is tty
     out = io.StringIO()
     bar = progress.progress_bar(total=200, file=out, mininterval=0.0, miniters=1)
-    for _ in range(200):
+    for i in range(200):
+        bar.set_postfix(step=i)  # a postfix forces a redraw on a terminal only
+        bar.set_description(f"d{i}")
         bar.update(1)
     bar.close()
     redraws = out.getvalue().count("\r")

@@ -189,5 +189,5 @@ def drive(
             if writer is not None:
                 writer.close()
         returns.append(total)
-        bar.set_postfix(ret=f"{total:.0f}")
+        bar.set_postfix(ret=f"{total:.0f}", refresh=False)
     return returns
