@@ -26,6 +26,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
+from aann_env.envs.schedule import LAYER_COSTS
 from aann_env.envs.selection import AcceptRule, Criterion, check_rules, select
 from agents.base import SearchAgent
 
@@ -33,10 +34,8 @@ Schedule = Literal["alternate", "fc", "random-block", "uniform", "adaptive"]
 
 SCHEDULES = ("alternate", "fc", "random-block", "uniform", "adaptive")
 
-DEFAULT_LAYER_COSTS = {"1.0": 1200.0, "2.0": 40.0, "fc": 1.0, "fc1": 2.0, "fc2": 1.0}
-"""Relative cost of scoring one swap per layer: MNIST's from benchmarks/neighbor_eval.py; the car
-net's conv layers are taken to cost what MNIST's do, and an fc1 swap (two hidden units, then the
-output layer) about twice an output-layer swap."""
+DEFAULT_LAYER_COSTS = LAYER_COSTS
+"""Relative cost of scoring one swap per layer: the env's cost model (aann_env.envs.schedule)."""
 
 
 class SENSE(SearchAgent):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, SupportsFloat
 
 import gymnasium as gym
@@ -12,6 +13,7 @@ from gymnasium import spaces
 
 from aann_env.core.forward import evaluate
 from aann_env.core.network import TernaryNetwork, random_network
+from aann_env.envs import schedule
 from aann_env.envs.observations import HISTORY, summary, summary_space, weights_space
 from aann_env.envs.render import render_image, render_text
 from aann_env.envs.selection import AcceptRule, Criterion, check_rules, select
@@ -19,8 +21,23 @@ from aann_env.evaluation import IncrementalEvaluator, SwapScores
 from aann_env.nets import load_psiren
 from aann_env.tasks import Task, get_task
 
-ActionMode = Literal["swap", "layer"]
+ActionMode = Literal["swap", "layer", "schedule"]
+RewardMode = Literal["accuracy", "loss"]
 ObservationMode = Literal["summary", "weights"]
+
+
+def _check_modes(
+    action_mode: str, observation_mode: str, reward: str, render_mode: str | None, metadata: dict
+) -> None:
+    """Raise ValueError for an unknown action, observation, reward or render mode."""
+    for name, value, allowed in (
+        ("action_mode", action_mode, ("swap", "layer", "schedule")),
+        ("observation_mode", observation_mode, ("summary", "weights")),
+        ("reward", reward, ("accuracy", "loss")),
+        ("render_mode", render_mode, (None, *metadata["render_modes"])),
+    ):
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
 class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
@@ -41,22 +58,29 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     |---|---|---|
     | `"swap"` | `MultiDiscrete([n_layers, L, L])` | `(layer, src, dst)`: flat indices into that layer, `L` the largest layer size. Legal swaps (src nonzero, dst zero, both inside the layer) are applied; others leave the network unchanged with reward 0.0 and `info["illegal_action"] = True`. |
     | `"layer"` | `Discrete(n_layers)` | one stochastic search and succeed (SENSE) step in that layer: `neighborhood_size` legal swaps are drawn from `self.np_random` and scored, and the best by `criterion` is committed unless `accept` refuses it (the decision is `aann_env.envs.selection.select`, the one the SENSE agent uses). |
+    | `"schedule"` | `Discrete(n_layers * len(neighborhood_sizes))` | schedule control: action `a` is one SENSE step in layer `a // len(neighborhood_sizes)` with `neighborhood_sizes[a % len(neighborhood_sizes)]` swaps. Meant for an episode that is a `budget` of evaluation cost (`aann_env.envs.schedule` has the cost model). |
 
-    An action outside the space raises `ValueError`.
+    An action outside the space raises `ValueError`. Every step costs evaluation units: one
+    neighbour of layer `l` costs `layer_costs[l]` (a conv `1.0` neighbour 1,200 times an fc one),
+    so a SENSE step of `K` swaps costs `K * layer_costs[l]` and a legal swap `layer_costs[l]`;
+    `info["cost"]` and `info["spent"]` report it.
 
     ## Observation Space
 
     | `observation_mode` | space | content |
     |---|---|---|
     | `"summary"` (default) | `Box(-1, 1, (4 * n_layers + 3 + 8,), float32)` | per layer: density * 2 - 1, sign balance (n(+1) - n(-1)) / n(nonzero), tanh of the coefficient of variation of the nonzeros per output unit, tanh(100 * mean reward of the last steps in that layer); then accuracy * 2 - 1, tanh(loss / 4), the step fraction * 2 - 1, and tanh(100 * reward) of the last 8 steps (newest first); one row per index in `aann_env.envs.observations` |
+    | `"summary"` with `action_mode="schedule"` | `Box(-1, 1, (5 * n_layers + 3 + 8,), float32)` | the summary, then per layer tanh(1e5 * reward per unit of cost over its last steps); with a `budget`, the fraction feature is the fraction of the budget spent |
     | `"weights"` | `Box(-1, 1, (n_weights,), int8)` | every weight, layers in order, each flattened in torch layout |
 
     ## Rewards
 
-    The change of validation accuracy (on `eval_size` validation images; for `"car"`, the
-    accuracy of imitating the expert's class on frames of the validation tracks) caused by the
-    step, a Python float: 0.0 for an illegal or rejected action. `info["loss_change"]` gives the change of
-    the validation loss. The test split never enters a reward.
+    With `reward="accuracy"` (default), the change of validation accuracy (on `eval_size`
+    validation images; for `"car"`, the accuracy of imitating the expert's class on frames of the
+    validation tracks) caused by the step, a Python float: 0.0 for an illegal or rejected action.
+    Accuracy moves in steps of `1 / eval_size`, so most steps earn 0.0; `reward="loss"` gives the
+    dense alternative, the decrease of the validation loss. `info["loss_change"]` always gives
+    the change of the loss. The test split never enters a reward.
 
     ## Starting State
 
@@ -69,7 +93,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     ## Episode End
 
     - Termination: the validation accuracy reaches `target_accuracy` (if given).
-    - Truncation: `max_episode_steps` steps (registered as 1000; override it in `gym.make`).
+    - Truncation: `max_episode_steps` steps (registered as 1000; override it in `gym.make`), or
+      the evaluation cost spent reaches `budget` (if given).
 
     When an episode ends, `info["test_accuracy"]` holds the test accuracy of the final network
     (added on truncation by the registered `EpisodeTestAccuracy` wrapper);
@@ -87,6 +112,10 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     | `eval_size` | `10_000` | validation images the reward is measured on (a fixed subset) |
     | `neighborhood_size` | `64` | swaps scored per `"layer"` action |
     | `criterion` | `"accuracy"` | `"layer"` mode: the best neighbour has the highest accuracy, then the lowest loss (`"accuracy"`), or the lowest loss, then the highest accuracy (`"loss"`) |
+    | `reward` | `"accuracy"` | `"accuracy"`: the change of validation accuracy; `"loss"`: the decrease of validation loss |
+    | `neighborhood_sizes` | `(16, 64, 256)` | `"schedule"` mode: the sizes an action chooses from |
+    | `budget` | `None` | truncate when this much evaluation cost is spent |
+    | `layer_costs` | `None` | cost of one neighbour per layer name (default `aann_env.envs.schedule.LAYER_COSTS`) |
     | `accept` | `"no_worse"` | `"layer"` mode: commit the best neighbour unless the criterion gets worse (`"no_worse"`), only if it improves (`"better"`: a tie in the criterion is broken by the other), or always (`"always"`) |
     | `target_accuracy` | `None` | terminate when validation accuracy reaches it |
     | `device` | `"cpu"` | torch device of the evaluator |
@@ -99,6 +128,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
       v0's behaviour; since then `"better"` also commits a neighbour of equal accuracy and lower
       loss, as the SENSE agent always did; `evaluate_swaps` returns the evaluator's
       `SwapScores` (read `.accuracy` and `.loss`) in place of an `(accuracy, loss)` tuple.
+      The `"schedule"` action mode, the `reward`, `budget` and `layer_costs` arguments and
+      `info["cost"]` / `info["spent"]` came later still; the defaults keep v0's behaviour.
 
     ## Example
 
@@ -122,26 +153,23 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         neighborhood_size: int = 64,
         accept: AcceptRule = "no_worse",
         criterion: Criterion = "accuracy",
+        reward: RewardMode = "accuracy",
+        neighborhood_sizes: Sequence[int] = schedule.DEFAULT_SIZES,
+        budget: float | None = None,
+        layer_costs: Mapping[str, float] | None = None,
         target_accuracy: float | None = None,
         device: str = "cpu",
         data_dir: str | os.PathLike[str] | None = None,
         render_mode: str | None = None,
     ) -> None:
-        if action_mode not in ("swap", "layer"):
-            raise ValueError(f"action_mode must be 'swap' or 'layer', got {action_mode!r}")
-        if observation_mode not in ("summary", "weights"):
-            raise ValueError(
-                f"observation_mode must be 'summary' or 'weights', got {observation_mode!r}"
-            )
+        _check_modes(action_mode, observation_mode, reward, render_mode, self.metadata)
         check_rules(criterion, accept)
         if not 0.0 <= sparsity < 1.0:
             raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
         if neighborhood_size < 1:
             raise ValueError(f"neighborhood_size must be >= 1, got {neighborhood_size}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
-            )
+        if budget is not None and not budget > 0:
+            raise ValueError(f"budget must be a positive evaluation cost, got {budget}")
         self.task: Task = get_task(task)
         self.sparsity = float(sparsity)
         self.action_mode = action_mode
@@ -149,6 +177,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         self.neighborhood_size = int(neighborhood_size)
         self.accept = accept
         self.criterion = criterion
+        self.reward_mode: RewardMode = reward
+        self.neighborhood_sizes = schedule.check_sizes(neighborhood_sizes)
+        self.budget = None if budget is None else float(budget)
         self.target_accuracy = target_accuracy
         self.device = device
         self.data_dir = data_dir
@@ -159,16 +190,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         self.eval_size = len(self._valid)
         self.n_layers = len(arch.layers)
         self._layer_sizes = np.array([spec.size for spec in arch.layers], dtype=np.int64)
-        if action_mode == "swap":
-            self.action_space = spaces.MultiDiscrete(
-                [self.n_layers, int(self._layer_sizes.max()), int(self._layer_sizes.max())]
-            )
-        else:
-            self.action_space = spaces.Discrete(self.n_layers)
-        if observation_mode == "summary":
-            self.observation_space = summary_space(self.n_layers)
-        else:
-            self.observation_space = weights_space(arch.n_weights)
+        self.layer_costs = schedule.layer_costs(arch, layer_costs)
+        """Cost of scoring one neighbour of each layer (see :mod:`aann_env.envs.schedule`)."""
+        self.action_space, self.observation_space = self._spaces()
 
         self.horizon: int | None = None
         """Episode length for the step-fraction feature (set by the registered wrapper from the
@@ -179,8 +203,28 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         self._layer_rewards: list[deque[float]] = [
             deque(maxlen=HISTORY) for _ in range(self.n_layers)
         ]
+        self._layer_spent: list[deque[float]] = [
+            deque(maxlen=HISTORY) for _ in range(self.n_layers)
+        ]
+        self._spent = 0.0
         self._curve: list[float] = []
         self._test_cache: tuple[str, float] | None = None
+
+    def _spaces(self) -> tuple[spaces.Space, spaces.Box]:
+        """The action and observation spaces of the env's modes."""
+        largest = int(self._layer_sizes.max())
+        action: spaces.Space
+        if self.action_mode == "swap":
+            action = spaces.MultiDiscrete([self.n_layers, largest, largest])
+        elif self.action_mode == "layer":
+            action = spaces.Discrete(self.n_layers)
+        else:
+            action = schedule.action_space(self.n_layers, len(self.neighborhood_sizes))
+        if self.observation_mode == "weights":
+            return action, weights_space(self.task.arch.n_weights)
+        if self.action_mode == "schedule":
+            return action, schedule.observation_space(self.n_layers)
+        return action, summary_space(self.n_layers)
 
     # ------------------------------------------------------------------------------ properties
     @property
@@ -203,6 +247,11 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     def loss(self) -> float:
         return self.evaluator.loss
 
+    @property
+    def spent(self) -> float:
+        """Evaluation cost spent in this episode (see :mod:`aann_env.envs.schedule`)."""
+        return self._spent
+
     # ----------------------------------------------------------------------------------- reset
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -216,8 +265,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         else:
             self._evaluator.reset(net)
         self._steps = 0
+        self._spent = 0.0
         self._rewards.clear()
-        for d in self._layer_rewards:
+        for d in (*self._layer_rewards, *self._layer_spent):
             d.clear()
         self._curve = [self.accuracy]
         self._test_cache = None
@@ -247,55 +297,76 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     ) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         ev = self.evaluator
         before_acc, before_loss = ev.accuracy, ev.loss
-        illegal = False
-        committed = False
-        swap: np.ndarray | None = None
         if self.action_mode == "swap":
-            a = np.asarray(action)
-            if (
-                a.shape != (3,)
-                or not np.issubdtype(a.dtype, np.integer)
-                or not self.action_space.contains(a.astype(np.int64))
-            ):
-                raise ValueError(
-                    f"action {action!r} is not in {self.action_space}: expected three integers "
-                    f"(layer, src, dst) with layer < {self.n_layers} and indices < {self.action_space.nvec[1]}"
-                )
-            swap = a.astype(np.int64)
-            layer = int(swap[0])
-            if self.network.is_legal(swap):
-                ev.commit(swap)
-                committed = True
-            else:
-                illegal = True
+            layer, swap, committed, illegal, cost = self._swap_step(action)
         else:
-            if not self.action_space.contains(action):
-                raise ValueError(
-                    f"action {action!r} is not in {self.action_space}: expected a layer index < {self.n_layers}"
-                )
-            layer = int(action)
-            swaps = self.sample_swaps(self.neighborhood_size, layer=layer)
-            scores = ev.score(swaps)
-            choice = select(
-                scores.accuracy, scores.loss, before_acc, before_loss, self.criterion, self.accept
-            )
-            swap = swaps[choice.index]
-            if choice.accept:
-                ev.commit(swap)
-                committed = True
-        reward = float(ev.accuracy - before_acc)
+            layer, k = self._decode(action)
+            swap, committed = self._sense_step(layer, k)
+            illegal, cost = False, k * float(self.layer_costs[layer])
+        if self.reward_mode == "accuracy":
+            reward = float(ev.accuracy - before_acc)
+        else:
+            reward = float(before_loss - ev.loss)
         self._steps += 1
+        self._spent += cost
         self._rewards.appendleft(reward)
         self._layer_rewards[layer].appendleft(reward)
+        self._layer_spent[layer].appendleft(cost)
         self._curve.append(ev.accuracy)
         terminated = bool(self.target_accuracy is not None and ev.accuracy >= self.target_accuracy)
+        truncated = bool(self.budget is not None and self._spent >= self.budget)
         info = self._info(reward_loss=ev.loss - before_loss)
-        info.update(illegal_action=illegal, committed=committed, layer=layer, swap=swap)
-        if terminated:
+        info.update(illegal_action=illegal, committed=committed, layer=layer, swap=swap, cost=cost)
+        if terminated or truncated:
             info["test_accuracy"] = self.test_accuracy()
-        # Truncation is Gymnasium's TimeLimit; the registered EpisodeTestAccuracy wrapper adds
-        # the test accuracy then.
-        return self._observation(), reward, terminated, False, info
+        # Truncation by a step limit is Gymnasium's TimeLimit; the registered
+        # EpisodeTestAccuracy wrapper adds the test accuracy then.
+        return self._observation(), reward, terminated, truncated, info
+
+    def _swap_step(self, action: Any) -> tuple[int, np.ndarray, bool, bool, float]:
+        """Apply a ``(layer, src, dst)`` action: (layer, swap, committed, illegal, cost)."""
+        a = np.asarray(action)
+        if (
+            a.shape != (3,)
+            or not np.issubdtype(a.dtype, np.integer)
+            or not self.action_space.contains(a.astype(np.int64))
+        ):
+            raise ValueError(
+                f"action {action!r} is not in {self.action_space}: expected three integers "
+                f"(layer, src, dst) with layer < {self.n_layers} and indices < {self._layer_sizes.max()}"
+            )
+        swap = a.astype(np.int64)
+        layer = int(swap[0])
+        if not self.network.is_legal(swap):
+            return layer, swap, False, True, 0.0
+        self.evaluator.commit(swap)
+        return layer, swap, True, False, float(self.layer_costs[layer])
+
+    def _decode(self, action: Any) -> tuple[int, int]:
+        """(layer, neighbourhood size) of a ``"layer"`` or ``"schedule"`` action."""
+        if not self.action_space.contains(action):
+            what = (
+                f"a layer index < {self.n_layers}"
+                if self.action_mode == "layer"
+                else f"layer * {len(self.neighborhood_sizes)} + size index"
+            )
+            raise ValueError(f"action {action!r} is not in {self.action_space}: expected {what}")
+        if self.action_mode == "layer":
+            return int(action), self.neighborhood_size
+        layer, size = schedule.decode(int(action), len(self.neighborhood_sizes))
+        return layer, self.neighborhood_sizes[size]
+
+    def _sense_step(self, layer: int, k: int) -> tuple[np.ndarray, bool]:
+        """Score ``k`` swaps of ``layer`` drawn from the env's generator; commit the selected one."""
+        ev = self.evaluator
+        swaps = self.sample_swaps(k, layer=layer)
+        scores = ev.score(swaps)
+        choice = select(
+            scores.accuracy, scores.loss, ev.accuracy, ev.loss, self.criterion, self.accept
+        )
+        if choice.accept:
+            ev.commit(swaps[choice.index])
+        return swaps[choice.index], choice.accept
 
     # ---------------------------------------------------------------------------------- peeking
     def sample_swaps(self, k: int, layer: int | str | None = None) -> np.ndarray:
@@ -339,9 +410,17 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         net = self.network
         if self.observation_mode == "weights":
             return net.flat_weights()
-        limit = self.horizon
-        fraction = self._steps / limit if limit else self._steps / (self._steps + 100.0)
-        return summary(net, self.accuracy, self.loss, fraction, self._rewards, self._layer_rewards)
+        if self.budget is not None:
+            fraction = self._spent / self.budget
+        elif self.horizon:
+            fraction = self._steps / self.horizon
+        else:
+            fraction = self._steps / (self._steps + 100.0)
+        obs = summary(net, self.accuracy, self.loss, fraction, self._rewards, self._layer_rewards)
+        if self.action_mode != "schedule":
+            return obs
+        rates = schedule.gain_rates(self._layer_rewards, self._layer_spent)
+        return np.concatenate([obs, rates]).astype(np.float32)
 
     def _info(self, reward_loss: float) -> dict[str, Any]:
         return {
@@ -349,6 +428,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             "loss": self.loss,
             "loss_change": float(reward_loss),
             "step": self._steps,
+            "spent": self._spent,
             "counts": self.network.family_signature(),
         }
 
