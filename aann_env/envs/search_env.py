@@ -13,7 +13,7 @@ from gymnasium import spaces
 
 from aann_env.core.forward import evaluate
 from aann_env.core.network import TernaryNetwork, random_network
-from aann_env.envs import schedule
+from aann_env.envs import proposal, schedule
 from aann_env.envs.observations import HISTORY, summary, summary_space, weights_space
 from aann_env.envs.render import render_image, render_text
 from aann_env.envs.selection import AcceptRule, Criterion, check_rules, select
@@ -21,7 +21,7 @@ from aann_env.evaluation import IncrementalEvaluator, SwapScores
 from aann_env.nets import load_psiren
 from aann_env.tasks import Task, get_task
 
-ActionMode = Literal["swap", "layer", "schedule"]
+ActionMode = Literal["swap", "layer", "schedule", "proposal"]
 RewardMode = Literal["accuracy", "loss"]
 ObservationMode = Literal["summary", "weights"]
 
@@ -31,7 +31,7 @@ def _check_modes(
 ) -> None:
     """Raise ValueError for an unknown action, observation, reward or render mode."""
     for name, value, allowed in (
-        ("action_mode", action_mode, ("swap", "layer", "schedule")),
+        ("action_mode", action_mode, ("swap", "layer", "schedule", "proposal")),
         ("observation_mode", observation_mode, ("summary", "weights")),
         ("reward", reward, ("accuracy", "loss")),
         ("render_mode", render_mode, (None, *metadata["render_modes"])),
@@ -59,6 +59,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     | `"swap"` | `MultiDiscrete([n_layers, L, L])` | `(layer, src, dst)`: flat indices into that layer, `L` the largest layer size. Legal swaps (src nonzero, dst zero, both inside the layer) are applied; others leave the network unchanged with reward 0.0 and `info["illegal_action"] = True`. |
     | `"layer"` | `Discrete(n_layers)` | one stochastic search and succeed (SENSE) step in that layer: `neighborhood_size` legal swaps are drawn from `self.np_random` and scored, and the best by `criterion` is committed unless `accept` refuses it (the decision is `aann_env.envs.selection.select`, the one the SENSE agent uses). |
     | `"schedule"` | `Discrete(n_layers * len(neighborhood_sizes))` | schedule control: action `a` is one SENSE step in layer `a // len(neighborhood_sizes)` with `neighborhood_sizes[a % len(neighborhood_sizes)]` swaps. Meant for an episode that is a `budget` of evaluation cost (`aann_env.envs.schedule` has the cost model). |
+    | `"proposal"` | `Discrete(n_candidates)` | try candidate `a` of the `n_candidates` legal swaps drawn from `self.np_random` (of `proposal_layer`) after the last step: only it is scored, and it is committed unless `accept` refuses; `env.unwrapped.candidates` lists them (`aann_env.envs.proposal`). |
 
     An action outside the space raises `ValueError`. Every step costs evaluation units: one
     neighbour of layer `l` costs `layer_costs[l]` (a conv `1.0` neighbour 1,200 times an fc one),
@@ -71,6 +72,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     |---|---|---|
     | `"summary"` (default) | `Box(-1, 1, (4 * n_layers + 3 + 8,), float32)` | per layer: density * 2 - 1, sign balance (n(+1) - n(-1)) / n(nonzero), tanh of the coefficient of variation of the nonzeros per output unit, tanh(100 * mean reward of the last steps in that layer); then accuracy * 2 - 1, tanh(loss / 4), the step fraction * 2 - 1, and tanh(100 * reward) of the last 8 steps (newest first); one row per index in `aann_env.envs.observations` |
     | `"summary"` with `action_mode="schedule"` | `Box(-1, 1, (5 * n_layers + 3 + 8,), float32)` | the summary, then per layer tanh(1e5 * reward per unit of cost over its last steps); with a `budget`, the fraction feature is the fraction of the budget spent |
+    | `"summary"` with `action_mode="proposal"` | `Box(-1, 1, (4 * n_layers + 3 + 8 + n_candidates * (n_layers + 8),), float32)` | the summary, then each candidate's features, which cost no evaluation: layer, sign, units, input statistics, and for output-layer swaps how the moved weight's input correlates with the two classes (one row per feature in `aann_env.envs.proposal`) |
     | `"weights"` | `Box(-1, 1, (n_weights,), int8)` | every weight, layers in order, each flattened in torch layout |
 
     ## Rewards
@@ -116,6 +118,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     | `neighborhood_sizes` | `(16, 64, 256)` | `"schedule"` mode: the sizes an action chooses from |
     | `budget` | `None` | truncate when this much evaluation cost is spent |
     | `layer_costs` | `None` | cost of one neighbour per layer name (default `aann_env.envs.schedule.LAYER_COSTS`) |
+    | `n_candidates` | `16` | `"proposal"` mode: candidates per step |
+    | `proposal_layer` | `"last"` | `"proposal"` mode: draw candidates from this layer (a name, `"last"` for the output layer) or from `"all"` first neighbours |
     | `accept` | `"no_worse"` | `"layer"` mode: commit the best neighbour unless the criterion gets worse (`"no_worse"`), only if it improves (`"better"`: a tie in the criterion is broken by the other), or always (`"always"`) |
     | `target_accuracy` | `None` | terminate when validation accuracy reaches it |
     | `device` | `"cpu"` | torch device of the evaluator |
@@ -128,7 +132,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
       v0's behaviour; since then `"better"` also commits a neighbour of equal accuracy and lower
       loss, as the SENSE agent always did; `evaluate_swaps` returns the evaluator's
       `SwapScores` (read `.accuracy` and `.loss`) in place of an `(accuracy, loss)` tuple.
-      The `"schedule"` action mode, the `reward`, `budget` and `layer_costs` arguments and
+      The `"schedule"` and `"proposal"` action modes, the `reward`, `budget` and `layer_costs` arguments and
       `info["cost"]` / `info["spent"]` came later still; the defaults keep v0's behaviour.
 
     ## Example
@@ -157,6 +161,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         neighborhood_sizes: Sequence[int] = schedule.DEFAULT_SIZES,
         budget: float | None = None,
         layer_costs: Mapping[str, float] | None = None,
+        n_candidates: int = 16,
+        proposal_layer: str = "last",
         target_accuracy: float | None = None,
         device: str = "cpu",
         data_dir: str | os.PathLike[str] | None = None,
@@ -170,6 +176,12 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             raise ValueError(f"neighborhood_size must be >= 1, got {neighborhood_size}")
         if budget is not None and not budget > 0:
             raise ValueError(f"budget must be a positive evaluation cost, got {budget}")
+        if n_candidates < 1:
+            raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
+        if action_mode == "proposal" and observation_mode != "summary":
+            raise ValueError(
+                "the proposal action mode observes candidates: use observation_mode='summary'"
+            )
         self.task: Task = get_task(task)
         self.sparsity = float(sparsity)
         self.action_mode = action_mode
@@ -191,6 +203,10 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         self.n_layers = len(arch.layers)
         self._layer_sizes = np.array([spec.size for spec in arch.layers], dtype=np.int64)
         self.layer_costs = schedule.layer_costs(arch, layer_costs)
+        self.n_candidates = int(n_candidates)
+        self._proposal_layer = proposal.layer_choice(arch, proposal_layer)
+        self._candidates = np.zeros((0, 3), dtype=np.int64)
+        self._input_stats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         """Cost of scoring one neighbour of each layer (see :mod:`aann_env.envs.schedule`)."""
         self.action_space, self.observation_space = self._spaces()
 
@@ -218,12 +234,17 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             action = spaces.MultiDiscrete([self.n_layers, largest, largest])
         elif self.action_mode == "layer":
             action = spaces.Discrete(self.n_layers)
+        elif self.action_mode == "proposal":
+            action = spaces.Discrete(self.n_candidates)
         else:
             action = schedule.action_space(self.n_layers, len(self.neighborhood_sizes))
         if self.observation_mode == "weights":
             return action, weights_space(self.task.arch.n_weights)
         if self.action_mode == "schedule":
             return action, schedule.observation_space(self.n_layers)
+        if self.action_mode == "proposal":
+            size = summary_space(self.n_layers).shape[0]
+            return action, proposal.observation_space(size, self.n_layers, self.n_candidates)
         return action, summary_space(self.n_layers)
 
     # ------------------------------------------------------------------------------ properties
@@ -271,6 +292,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             d.clear()
         self._curve = [self.accuracy]
         self._test_cache = None
+        self._input_stats.clear()
+        if self.action_mode == "proposal":
+            self._draw_candidates()
         return self._observation(), self._info(reward_loss=0.0)
 
     def _initial_network(self, init: Any) -> TernaryNetwork:
@@ -299,6 +323,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         before_acc, before_loss = ev.accuracy, ev.loss
         if self.action_mode == "swap":
             layer, swap, committed, illegal, cost = self._swap_step(action)
+        elif self.action_mode == "proposal":
+            layer, swap, committed = self._proposal_step(action)
+            illegal, cost = False, float(self.layer_costs[layer])
         else:
             layer, k = self._decode(action)
             swap, committed = self._sense_step(layer, k)
@@ -341,6 +368,46 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             return layer, swap, False, True, 0.0
         self.evaluator.commit(swap)
         return layer, swap, True, False, float(self.layer_costs[layer])
+
+    def _proposal_step(self, action: Any) -> tuple[int, np.ndarray, bool]:
+        """Try candidate ``action``: (layer, swap, committed); then draw the next candidates."""
+        if not self.action_space.contains(action):
+            raise ValueError(
+                f"action {action!r} is not in {self.action_space}: expected a candidate index "
+                f"< {self.n_candidates}"
+            )
+        ev = self.evaluator
+        swap = self._candidates[int(action)].copy()
+        layer = int(swap[0])
+        scores = ev.score(swap[None])
+        choice = select(
+            scores.accuracy, scores.loss, ev.accuracy, ev.loss, self.criterion, self.accept
+        )
+        if choice.accept:
+            ev.commit(swap)
+            for later in range(layer + 1, self.n_layers):  # their inputs changed
+                self._input_stats.pop(later, None)
+        self._draw_candidates()
+        return layer, swap, choice.accept
+
+    @property
+    def candidates(self) -> np.ndarray:
+        """``"proposal"`` mode: the (K, 3) candidate swaps the next action chooses from."""
+        return self._candidates.copy()
+
+    def _draw_candidates(self) -> None:
+        self._candidates = self.sample_swaps(self.n_candidates, layer=self._proposal_layer)
+
+    def _candidate_features(self) -> np.ndarray:
+        net = self.network
+        for layer in np.unique(self._candidates[:, 0]):
+            if int(layer) not in self._input_stats:
+                self._input_stats[int(layer)] = self.evaluator.input_statistics(int(layer))
+        signs = np.array(
+            [net.flat(int(layer))[src] for layer, src, _ in self._candidates], dtype=np.float32
+        )
+        feats = proposal.candidate_features(net.arch, self._candidates, signs, self._input_stats)
+        return feats.reshape(-1)
 
     def _decode(self, action: Any) -> tuple[int, int]:
         """(layer, neighbourhood size) of a ``"layer"`` or ``"schedule"`` action."""
@@ -417,6 +484,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         else:
             fraction = self._steps / (self._steps + 100.0)
         obs = summary(net, self.accuracy, self.loss, fraction, self._rewards, self._layer_rewards)
+        if self.action_mode == "proposal":
+            return np.concatenate([obs, self._candidate_features()]).astype(np.float32)
         if self.action_mode != "schedule":
             return obs
         rates = schedule.gain_rates(self._layer_rewards, self._layer_spent)

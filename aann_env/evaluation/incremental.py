@@ -139,6 +139,32 @@ class IncrementalEvaluator:
         """Current (N, C) logits."""
         return (self._caches.preacts[-1] * self._caches.scales[-1]).T
 
+    def input_statistics(self, layer: int) -> tuple[np.ndarray, np.ndarray]:
+        """Statistics of ``layer``'s input units (features of a linear layer, channels of a
+        conv), read from the caches at no evaluation cost.
+
+        Returns:
+            ``(mean, class_offset)``: (in,) the mean of each input unit over the evaluation set
+            (conv: over samples and positions, padding excluded), and (n_classes, in) the mean
+            over the samples of each class minus that mean (float64).
+        """
+        spec, inp = self._layers[layer], self._caches.inputs[layer]
+        with torch.inference_mode():
+            if spec.kind == "conv":
+                p = spec.padding
+                inner = inp[:, :, p : inp.shape[2] - p, p : inp.shape[3] - p]
+                units = inner.to(torch.float64).mean(dim=(2, 3))  # (C_in, N)
+            else:
+                units = inp.to(torch.float64)  # (F, N)
+            mean = units.mean(dim=1)
+            onehot = torch.nn.functional.one_hot(self.labels, self._caches.n_classes).to(
+                torch.float64
+            )  # (N, C)
+            counts = onehot.sum(dim=0).clamp(min=1.0)
+            by_class = (units @ onehot) / counts  # (in, C)
+            offset = by_class.T - mean
+        return mean.cpu().numpy(), offset.cpu().numpy()
+
     def reset(self, net: TernaryNetwork) -> None:
         """Start over from another network of the same architecture (a full forward pass)."""
         if net.arch.layers != self._layers:
