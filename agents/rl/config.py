@@ -1,0 +1,165 @@
+"""What defines an RL training run on an AANN formulation, and the envs it trains on.
+
+Two formulations of :class:`aann_env.envs.search_env.AANNEnv` are learnable:
+
+- ``"schedule"``: the policy picks the layer and neighbourhood size of each SENSE step; an episode
+  is a budget of evaluation cost (``budget``), so a policy can learn cost-aware schedules;
+- ``"proposal"``: the policy picks which of ``n_candidates`` swaps to try; an episode is
+  ``episode_steps`` tries.
+
+Every episode starts from a fresh random ``sparsity``-sparse network drawn from the env's
+generator, so a policy trains across many starts; held-out evaluation uses start seeds that
+training never draws (``eval_seeds``, far from the training seeds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+import gymnasium as gym
+
+from aann_env.envs.proposal import layer_choice
+from aann_env.tasks import get_task
+
+Formulation = Literal["schedule", "proposal"]
+Algo = Literal["ppo", "a2c", "dqn"]
+FORMULATIONS: tuple[Formulation, ...] = ("schedule", "proposal")
+ALGOS: tuple[Algo, ...] = ("ppo", "a2c", "dqn")
+ENV_IDS = {"mnist": "aann_env:AANN-MNIST-v0", "car": "aann_env:AANN-CarRacing-v0"}
+"""Ids with the module prefix, so that spawned vector-env workers import and register aann."""
+
+
+@dataclass
+class RLConfig:
+    """Everything that defines an RL training run."""
+
+    formulation: Formulation = "schedule"
+    """``"schedule"`` or ``"proposal"``."""
+    algo: Algo = "ppo"
+    """Stable-Baselines3 algorithm: ``"ppo"``, ``"a2c"`` or ``"dqn"``."""
+    timesteps: int = 20_000
+    """Env steps to train for (summed over the vectorised envs)."""
+    n_envs: int = 2
+    """Vectorised envs (one process each when more than one)."""
+    seed: int = 0
+    """Seed of the policy and of the training envs (env ``i`` gets ``seed + i``)."""
+    task: str = "mnist"
+    """Task name."""
+    sparsity: float = 0.8
+    """Sparsity of the random starts."""
+    eval_size: int = 1_000
+    """Validation images the training envs score on (a fixed subset; small keeps steps cheap)."""
+    reward: str = "loss"
+    """``"loss"`` (dense: the decrease of validation loss) or ``"accuracy"``."""
+    budget: float = 200_000.0
+    """``"schedule"``: evaluation cost of an episode (see :mod:`aann_env.envs.schedule`)."""
+    neighborhood_sizes: tuple[int, ...] = (16, 64, 256)
+    """``"schedule"``: the neighbourhood sizes an action chooses from."""
+    n_candidates: int = 16
+    """``"proposal"``: candidates per step."""
+    proposal_layer: str = "last"
+    """``"proposal"``: the layer candidates are drawn from (or ``"all"``)."""
+    episode_steps: int = 256
+    """``"proposal"``: tries per episode."""
+    n_steps: int = 128
+    """PPO / A2C: steps per env between updates."""
+    batch_size: int = 64
+    """PPO and DQN minibatch size."""
+    learning_rate: float = 3e-4
+    """Adam learning rate."""
+    checkpoint_steps: int = 2_000
+    """Checkpoint every this many timesteps."""
+    eval_seeds: tuple[int, ...] = (900_000, 900_001)
+    """Held-out start seeds of the evaluation callback (one episode each)."""
+    eval_every: int = 5_000
+    """Evaluate on the held-out seeds every this many timesteps."""
+    device: str = "cpu"
+    """Torch device of the policy (the envs score on the CPU)."""
+    command: str = ""
+    """The command line that started the run."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Free-form notes."""
+
+    def __post_init__(self) -> None:
+        if self.formulation not in FORMULATIONS:
+            raise ValueError(f"formulation must be one of {FORMULATIONS}, got {self.formulation!r}")
+        if self.algo not in ALGOS:
+            raise ValueError(f"algo must be one of {ALGOS}, got {self.algo!r}")
+        if self.task not in ENV_IDS:
+            raise ValueError(f"unknown task {self.task!r}; tasks: {sorted(ENV_IDS)}")
+        for name in ("timesteps", "n_envs", "eval_size", "n_steps", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name in ("checkpoint_steps", "eval_every", "episode_steps", "n_candidates"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        self.neighborhood_sizes = tuple(int(k) for k in self.neighborhood_sizes)
+        self.eval_seeds = tuple(int(s) for s in self.eval_seeds)
+        if self.reward not in ("accuracy", "loss"):
+            raise ValueError(f"reward must be 'accuracy' or 'loss', got {self.reward!r}")
+        layer_choice(get_task(self.task).arch, self.proposal_layer)  # raises for unknown layers
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["neighborhood_sizes"] = list(self.neighborhood_sizes)
+        d["eval_seeds"] = list(self.eval_seeds)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RLConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def training_key(self) -> dict[str, Any]:
+        """The fields the trained policy depends on (not the timesteps, device or command)."""
+        d = self.to_dict()
+        for k in ("timesteps", "device", "command", "extra", "checkpoint_steps", "eval_every"):
+            d.pop(k)
+        return d
+
+
+def env_kwargs(cfg: RLConfig) -> dict[str, Any]:
+    """Keyword arguments of ``gym.make`` for one training env of ``cfg``."""
+    kwargs: dict[str, Any] = {
+        "action_mode": cfg.formulation,
+        "sparsity": cfg.sparsity,
+        "eval_size": cfg.eval_size,
+        "reward": cfg.reward,
+    }
+    if cfg.formulation == "schedule":
+        kwargs |= {
+            "budget": cfg.budget,
+            "neighborhood_sizes": cfg.neighborhood_sizes,
+            "max_episode_steps": -1,  # the budget ends an episode
+        }
+    else:
+        kwargs |= {
+            "n_candidates": cfg.n_candidates,
+            "proposal_layer": cfg.proposal_layer,
+            "max_episode_steps": cfg.episode_steps,
+        }
+    return kwargs
+
+
+def make_env(cfg: RLConfig, rank: int) -> gym.Env:
+    """Training env ``rank`` of ``cfg`` (its seed is ``cfg.seed + rank``, set by the VecEnv)."""
+    return gym.make(ENV_IDS[cfg.task], **env_kwargs(cfg))
+
+
+def env_factory(cfg: RLConfig, rank: int) -> Callable[[], gym.Env]:
+    """A picklable factory of env ``rank`` (for SubprocVecEnv)."""
+    return _Factory(cfg.to_dict(), rank)
+
+
+class _Factory:
+    def __init__(self, cfg: dict[str, Any], rank: int) -> None:
+        self.cfg = cfg
+        self.rank = rank
+
+    def __call__(self) -> gym.Env:
+        import torch
+
+        torch.set_num_threads(1)  # a worker process: n_envs of them share the cores
+        return make_env(RLConfig.from_dict(self.cfg), self.rank)
