@@ -1,4 +1,5 @@
-"""``aann rl train``: train an RL search policy with Stable-Baselines3 in a run directory.
+"""``aann rl train`` trains an RL search policy with Stable-Baselines3 in a run directory;
+``aann rl eval`` compares one with fixed schedules at an equal evaluation-cost budget.
 
 The run directory gets the config, SB3 checkpoints (``--resume`` continues after a kill: policy,
 optimiser and step count), the held-out evaluations (``eval.csv``), SB3's CSV log (and TensorBoard
@@ -9,6 +10,7 @@ that SB3 unpickles: treat one from elsewhere as code, like any script you run.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from agents.cli.args import fail, positive_float, positive_int, sparsity
@@ -81,7 +83,69 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     t.add_argument("--device", default="cpu", help="torch device of the policy (default cpu)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=run)
+    _add_eval_parser(sub)
     return p
+
+
+def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser(
+        "eval",
+        help="compare a policy with fixed schedules at an equal evaluation-cost budget",
+        description="Run a trained schedule policy (a policy.zip or checkpoint.zip that "
+        "Stable-Baselines3 unpickles: treat a file from elsewhere as code) and the fixed "
+        "schedules fc, alternate, random-block and uniform from the same held-out random starts, "
+        "each until the same evaluation-cost budget is spent; print and write a table of final "
+        "validation and test accuracy.",
+    )
+    e.add_argument("policy", nargs="?", default=None, help="a policy file (omit: schedules only)")
+    e.add_argument("--seeds", type=_sizes, default=(900_000, 900_001, 900_002, 900_003, 900_004))
+    e.add_argument("--budget", type=positive_float, required=True, help="evaluation cost")
+    e.add_argument("--eval-size", type=positive_int, default=10_000, help="validation images")
+    e.add_argument("--neighborhood-sizes", type=_sizes, default=(16, 64, 256))
+    e.add_argument("--out", default=None, help="write the table to this Markdown file")
+    e.set_defaults(func=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Compare the policy (if given) with the fixed schedules; print the table."""
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from agents.rl.evaluate import compare, table
+    from agents.rl.train import ALGORITHMS, read_model_path
+
+    policy = None
+    if args.policy is not None:
+        path = read_model_path(Path(args.policy))
+        model: BaseAlgorithm | None = None
+        for algo in ALGORITHMS.values():  # the file names no algorithm: try each
+            try:
+                model = algo.load(path, device="cpu")
+                break
+            except (KeyError, ValueError, TypeError, RuntimeError):
+                continue
+        if model is None:
+            return fail("rl eval", f"{path} is not a PPO, A2C or DQN model")
+        n_actions = 3 * len(args.neighborhood_sizes)  # MNIST's 3 layers
+        if getattr(model.action_space, "n", None) != n_actions:
+            return fail(
+                "rl eval",
+                f"{path} chooses among {getattr(model.action_space, 'n', '?')} actions, but "
+                f"--neighborhood-sizes {args.neighborhood_sizes} make {n_actions}: pass the sizes "
+                "the policy was trained with (its run's config.json)",
+            )
+        policy = lambda obs: int(model.predict(obs, deterministic=True)[0])  # noqa: E731
+    results = compare(
+        policy,
+        args.seeds,
+        args.budget,
+        eval_size=args.eval_size,
+        neighborhood_sizes=args.neighborhood_sizes,
+    )
+    text = table(results)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return 0
 
 
 def _sizes(text: str) -> tuple[int, ...]:

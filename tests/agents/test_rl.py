@@ -71,3 +71,35 @@ def test_bad_options_fail_before_anything_is_written(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
     with pytest.raises(ValueError, match="reward"):
         RLConfig(reward="error")
+
+
+def test_rl_eval_compares_the_policy_with_fixed_schedules_at_equal_cost(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["rl", "train", "--formulation", "schedule", "--neighborhood-sizes", "2,4"]
+    assert main([*args, "--budget", "400", *TINY, "--timesteps", "8", "--out", str(out)]) == 0
+    table = tmp_path / "table.md"
+    eval_args = ["rl", "eval", str(out / "policy.zip"), "--seeds", "900000,900001"]
+    eval_args += ["--budget", "300", "--eval-size", "100", "--neighborhood-sizes", "2,4"]
+    assert main([*eval_args, "--out", str(table)]) == 0
+    rows = table.read_text().splitlines()
+    assert [r.split(" | ")[0].strip("| ") for r in rows[2:]] == [
+        "policy",
+        "fc",
+        "alternate",
+        "random-block",
+        "uniform",
+    ]
+    assert all(r.split(" | ")[1] == "2" for r in rows[2:])  # two starts each
+    assert main([*eval_args[:-2], "--neighborhood-sizes", "2,4,8"]) == 2  # not the policy's
+
+
+def test_fixed_schedules_spend_the_same_budget_reproducibly() -> None:
+    from agents.rl.evaluate import compare
+
+    first = compare(None, [5], 200.0, eval_size=100, neighborhood_sizes=(2, 4))
+    again = compare(None, [5], 200.0, eval_size=100, neighborhood_sizes=(2, 4))
+    assert first == again
+    for r in first:
+        assert r.spent >= 200.0  # every contender ran until the budget was spent
+    fc = next(r for r in first if r.name == "fc")
+    assert fc.steps == 50 and fc.spent == 200.0  # 4 fc neighbours, 1 unit each
