@@ -258,20 +258,13 @@ class SearchRun:
         self.dir = Path(out_dir)
         self.directory = RunDirectory(self.dir, ".npz")
         self.resume = resume
-        if resume:
-            stored = self.directory.stored_config(SearchConfig.from_dict)
-            if config is not None:
-                self.directory.check_same(
-                    config.trajectory_fields(), stored.trajectory_fields(), "budgets"
-                )
-                stored.budget_evals = config.budget_evals
-                stored.budget_seconds = config.budget_seconds
-            self.config = stored
-        else:
-            if config is None:
-                raise ValueError("a new run needs a config")
-            self.directory.check_new()
-            self.config = config
+        self.config = self.directory.configure(
+            config,
+            resume,
+            SearchConfig.from_dict,
+            SearchConfig.trajectory_fields,
+            ("budget_evals", "budget_seconds"),
+        )
         self._log: CsvLog | None = None
 
     @property

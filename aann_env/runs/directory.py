@@ -104,6 +104,39 @@ class RunDirectory:
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{self.config_path} is not a valid run config ({exc})") from exc
 
+    def configure(
+        self,
+        config: C | None,
+        resume: bool,
+        parse: Callable[[dict[str, Any]], C],
+        key: Callable[[C], Mapping[str, Any]],
+        may_change: tuple[str, ...],
+    ) -> C:
+        """The configuration of a new run, or of a run to resume: the one resume guard.
+
+        Args:
+            config: The configuration given now (a resume may omit it: the stored one is used).
+            resume: Continue the run in this directory.
+            parse: Builds a configuration from ``config.json`` (a ``from_dict``).
+            key: The fields the run's results depend on; on a resume they must match.
+            may_change: Fields a resume takes from ``config`` (budgets, device, ...).
+
+        Raises:
+            CheckpointError: A new run in a directory that holds one, nothing to resume, or a
+                resume whose options differ from the stored ones in ``key``.
+        """
+        if not resume:
+            if config is None:
+                raise ValueError("a new run needs a config")
+            self.check_new()
+            return config
+        stored = self.stored_config(parse)
+        if config is not None:
+            self.check_same(key(config), key(stored), " and ".join(may_change))
+            for name in may_change:
+                setattr(stored, name, getattr(config, name))
+        return stored
+
     def check_same(self, given: Mapping[str, Any], stored: Mapping[str, Any], what: str) -> None:
         """Raise :class:`CheckpointError` unless a resume's options match the stored ones.
 

@@ -109,19 +109,9 @@ class PSIRENRun:
         self.out = Path(out)
         self.directory = RunDirectory(self.out, ".pt")
         self.resume = resume
-        if resume:
-            stored = self.directory.stored_config(TrainConfig.from_dict)
-            if config is not None:  # keep the stored training options, take the new device etc.
-                self.directory.check_same(
-                    config.training_key(), stored.training_key(), "the device and data folder"
-                )
-                stored.device, stored.data_dir = config.device, config.data_dir
-            self.config = stored
-        else:
-            if config is None:
-                raise ValueError("a new run needs a config")
-            self.directory.check_new()
-            self.config = config
+        self.config = self.directory.configure(
+            config, resume, TrainConfig.from_dict, TrainConfig.training_key, ("device", "data_dir")
+        )
         self._history: CsvLog | None = None
         self._sweep: CsvLog | None = None
 

@@ -145,19 +145,9 @@ class RLTraining:
         self.out = Path(out)
         self.directory = RunDirectory(self.out, ".zip")
         self.resume = resume
-        if resume:
-            stored = self.directory.stored_config(RLConfig.from_dict)
-            if config is not None:
-                self.directory.check_same(
-                    config.training_key(), stored.training_key(), "timesteps and the device"
-                )
-                stored.timesteps, stored.device = config.timesteps, config.device
-            self.config = stored
-        else:
-            if config is None:
-                raise ValueError("a new run needs a config")
-            self.directory.check_new()
-            self.config = config
+        self.config = self.directory.configure(
+            config, resume, RLConfig.from_dict, RLConfig.training_key, ("timesteps", "device")
+        )
 
     def _vec_env(self) -> VecEnv:
         cfg = self.config
