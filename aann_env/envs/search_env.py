@@ -120,6 +120,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     | `layer_costs` | `None` | cost of one neighbour per layer name (default `aann_env.envs.schedule.LAYER_COSTS`) |
     | `n_candidates` | `16` | `"proposal"` mode: candidates per step |
     | `proposal_layer` | `"last"` | `"proposal"` mode: draw candidates from this layer (a name, `"last"` for the output layer) or from `"all"` first neighbours |
+    | `test_at_episode_end` | `True` | add `info["test_accuracy"]` when an episode ends (a full pass over the test split; RL training turns it off) |
     | `accept` | `"no_worse"` | `"layer"` mode: commit the best neighbour unless the criterion gets worse (`"no_worse"`), only if it improves (`"better"`: a tie in the criterion is broken by the other), or always (`"always"`) |
     | `target_accuracy` | `None` | terminate when validation accuracy reaches it |
     | `device` | `"cpu"` | torch device of the evaluator |
@@ -163,6 +164,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         layer_costs: Mapping[str, float] | None = None,
         n_candidates: int = 16,
         proposal_layer: str = "last",
+        test_at_episode_end: bool = True,
         target_accuracy: float | None = None,
         device: str = "cpu",
         data_dir: str | os.PathLike[str] | None = None,
@@ -193,6 +195,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         self.neighborhood_sizes = schedule.check_sizes(neighborhood_sizes)
         self.budget = None if budget is None else float(budget)
         self.target_accuracy = target_accuracy
+        self.test_at_episode_end = bool(test_at_episode_end)
         self.device = device
         self.data_dir = data_dir
         self.render_mode = render_mode
@@ -344,7 +347,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         truncated = bool(self.budget is not None and self._spent >= self.budget)
         info = self._info(reward_loss=ev.loss - before_loss)
         info.update(illegal_action=illegal, committed=committed, layer=layer, swap=swap, cost=cost)
-        if terminated or truncated:
+        if (terminated or truncated) and self.test_at_episode_end:
             info["test_accuracy"] = self.test_accuracy()
         # Truncation by a step limit is Gymnasium's TimeLimit; the registered
         # EpisodeTestAccuracy wrapper adds the test accuracy then.

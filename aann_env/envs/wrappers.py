@@ -25,6 +25,7 @@ class EpisodeTestAccuracy(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        if (terminated or truncated) and "test_accuracy" not in info:
+        wanted = getattr(self.env.unwrapped, "test_at_episode_end", True)
+        if (terminated or truncated) and wanted and "test_accuracy" not in info:
             info["test_accuracy"] = self.env.unwrapped.test_accuracy()  # type: ignore[attr-defined]
         return obs, reward, terminated, truncated, info

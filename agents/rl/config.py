@@ -127,6 +127,7 @@ def env_kwargs(cfg: RLConfig) -> dict[str, Any]:
         "sparsity": cfg.sparsity,
         "eval_size": cfg.eval_size,
         "reward": cfg.reward,
+        "test_at_episode_end": False,  # a test pass per episode would cost more than the episode
     }
     if cfg.formulation == "schedule":
         kwargs |= {

@@ -57,6 +57,11 @@ def test_the_budget_truncates_and_reports_test_accuracy() -> None:
     assert 0.0 <= info["test_accuracy"] <= 1.0
     obs, _ = env.reset(seed=1)
     assert obs[4 * 3 + 2] == -1.0  # nothing of the budget spent
+    quiet = _env(budget=100.0, test_at_episode_end=False)  # RL training: no test pass
+    quiet.reset(seed=1)
+    for _ in range(7):
+        _, _, _, truncated, info = quiet.step(5)
+    assert truncated and "test_accuracy" not in info
 
 
 @pytest.mark.parametrize("reward", ["accuracy", "loss"])
