@@ -93,7 +93,8 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
         help="compare a policy with fixed schedules at an equal evaluation-cost budget",
         description="Run a trained schedule policy (a policy.zip or checkpoint.zip that "
         "Stable-Baselines3 unpickles: treat a file from elsewhere as code) and the fixed "
-        "schedules fc, alternate, random-block and uniform from the same held-out random starts, "
+        "schedules fc, alternate, random-block, uniform and adaptive from the same held-out random "
+        "starts, "
         "each until the same evaluation-cost budget is spent; print and write a table of final "
         "validation and test accuracy.",
     )

@@ -4,8 +4,11 @@ Every contender acts in the same ``"schedule"`` env (:mod:`aann_env.envs.schedul
 episode ends when the budget of evaluation cost is spent, so the comparison is at equal cost by
 construction. The contenders are a trained policy and fixed schedules in the spirit of the SENSE
 agent's: ``fc`` (the output layer only), ``alternate`` (each layer in turn, ``block`` steps
-each), ``random-block`` (a random other layer every ``block`` steps) and ``uniform`` (a random
-layer every step), each with one neighbourhood size. Their random draws come from a generator
+each), ``random-block`` (a random other layer every ``block`` steps), ``uniform`` (a random
+layer every step) and ``adaptive`` (each layer once, then the layer whose recent steps gained the
+most per unit of cost, read from the observation, or with probability 0.1 a random one: the SENSE
+agent's adaptive schedule, except that its gain per cost is a running average where this one reads
+the env's window of recent steps), each with one neighbourhood size. Their random draws come from a generator
 seeded by the start seed, so every row of the table can be reproduced.
 """
 
@@ -22,7 +25,7 @@ from agents.rl.config import ENV_IDS
 Schedule = Callable[[np.ndarray, int], int]
 """Maps (observation, step) to a schedule action."""
 
-FIXED = ("fc", "alternate", "random-block", "uniform")
+FIXED = ("fc", "alternate", "random-block", "uniform", "adaptive")
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,20 @@ def fixed_schedule(
         raise ValueError(f"unknown schedule {name!r}; schedules: {FIXED}")
     rng = np.random.default_rng([seed, 7])
     current = [int(rng.integers(n_layers))]
+    tried: set[int] = set()
 
     def act(obs: np.ndarray, step: int) -> int:
-        if name == "fc":
+        if name == "adaptive":
+            explore = rng.random() < 0.1  # drawn every step: a fixed stream
+            untried = [i for i in range(n_layers) if i not in tried]
+            if untried:
+                layer = untried[0]
+            elif explore:
+                layer = int(rng.integers(n_layers))
+            else:
+                layer = int(np.argmax(obs[-n_layers:]))  # gain per unit of cost, per layer
+            tried.add(layer)
+        elif name == "fc":
             layer = n_layers - 1
         elif name == "alternate":
             layer = (step // block) % n_layers

@@ -88,6 +88,7 @@ def test_rl_eval_compares_the_policy_with_fixed_schedules_at_equal_cost(tmp_path
         "alternate",
         "random-block",
         "uniform",
+        "adaptive",
     ]
     assert all(r.split(" | ")[1] == "1" for r in rows[2:])  # one start each
     assert main([*eval_args[:-2], "--neighborhood-sizes", "2,4,8"]) == 2  # not the policy's
@@ -103,3 +104,17 @@ def test_fixed_schedules_spend_the_same_budget_reproducibly() -> None:
         assert r.spent >= 200.0  # every contender ran until the budget was spent
     fc = next(r for r in first if r.name == "fc")
     assert fc.steps == 50 and fc.spent == 200.0  # 4 fc neighbours, 1 unit each
+    assert [r.name for r in first] == ["fc", "alternate", "random-block", "uniform", "adaptive"]
+
+
+def test_the_adaptive_schedule_tries_each_layer_then_follows_gain_per_cost() -> None:
+    import numpy as np
+
+    from agents.rl.evaluate import fixed_schedule
+
+    act = fixed_schedule("adaptive", n_layers=3, n_sizes=2, size_index=1, seed=0)
+    obs = np.zeros(26, dtype=np.float32)
+    assert [act(obs, t) for t in range(3)] == [1, 3, 5]  # layer * 2 + 1, each layer once
+    obs[-3:] = (0.1, 0.9, 0.2)
+    picks = [act(obs, t) for t in range(3, 43)]
+    assert picks.count(3) >= 32 and set(picks) <= {1, 3, 5}  # mostly the best; sometimes random
