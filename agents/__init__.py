@@ -1,5 +1,5 @@
-"""Search agents for the AANN environments: SENSE, random search and simulated annealing, with
-budgets, Stable-Baselines3-style callbacks, and resumable run directories (:mod:`agents.runner`).
+"""Search agents for the AANN environments: SENSE, random search, simulated annealing and trained
+RL schedule policies (:mod:`agents.rl`), with budgets, Stable-Baselines3-style callbacks, and resumable run directories (:mod:`agents.runner`).
 The ``aann`` command is :mod:`agents.cli`."""
 
 from agents.annealing import SimulatedAnnealing

@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 from aann_env.core.network import TernaryNetwork
+from aann_env.envs.schedule import LAYER_COSTS
 from agents.budget import Budget, StepInfo
 from agents.callbacks import BaseCallback
 
@@ -39,6 +40,8 @@ class SearchAgent(ABC):
         self.rng = np.random.default_rng(seed)
         self.steps = 0
         self.evals = 0
+        self.cost = 0.0  # evaluation cost: neighbours weighted by their layer's cost
+        self.layer_costs: dict[str, float] = dict(LAYER_COSTS)
         self.elapsed = 0.0  # wall time spent in earlier sessions of the same search
         self.best_accuracy = -1.0
         self.best_network: TernaryNetwork | None = None
@@ -70,10 +73,11 @@ class SearchAgent(ABC):
             callback.init_callback(self, env)
             callback.on_run_start()
         try:
-            while not budget.exhausted(self.evals, self.wall_time()):
-                layer, cost, committed = self._search_step(env)
+            while not budget.exhausted(self.evals, self.wall_time(), self.cost):
+                layer, evals, committed = self._search_step(env)
                 self.steps += 1
-                self.evals += cost
+                self.evals += evals
+                self.cost += evals * self.layer_costs.get(layer, 1.0)
                 self._note_best(env)
                 info = StepInfo(
                     step=self.steps,
@@ -126,6 +130,7 @@ class SearchAgent(ABC):
             "rng": self.rng.bit_generator.state,
             "steps": self.steps,
             "evals": self.evals,
+            "cost": self.cost,
             "elapsed": self.wall_time(),
             "best_accuracy": self.best_accuracy,
         }
@@ -138,6 +143,7 @@ class SearchAgent(ABC):
         self.rng.bit_generator.state = state["rng"]
         self.steps = int(state["steps"])
         self.evals = int(state["evals"])
+        self.cost = float(state.get("cost", 0.0))  # checkpoints before cost budgets: none spent
         self.elapsed = float(state["elapsed"])
         self.best_accuracy = float(state["best_accuracy"])
         self.best_network = best_network

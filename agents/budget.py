@@ -7,32 +7,37 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Budget:
-    """When a search stops: after ``evals`` neighbour evaluations or ``seconds`` of wall time."""
+    """When a search stops: after ``evals`` neighbour evaluations, ``seconds`` of wall time or
+    ``cost`` of evaluation cost (neighbours weighted by their layer's cost, the schedule env's
+    cost model in :mod:`aann_env.envs.schedule`), whichever comes first."""
 
     evals: int | None = None
     seconds: float | None = None
+    cost: float | None = None
 
     def __post_init__(self) -> None:
-        if self.evals is None and self.seconds is None:
-            raise ValueError("a budget needs evals, seconds or both")
+        if self.evals is None and self.seconds is None and self.cost is None:
+            raise ValueError("a budget needs evals, seconds, cost or several")
+        if self.cost is not None and not self.cost > 0:
+            raise ValueError(f"budget cost must be positive, got {self.cost}")
         if self.evals is not None and self.evals <= 0:
             raise ValueError(f"budget evals must be positive, got {self.evals}")
         if self.seconds is not None and self.seconds <= 0:
             raise ValueError(f"budget seconds must be positive, got {self.seconds}")
 
-    def exhausted(self, evals: int, seconds: float) -> bool:
-        return (self.evals is not None and evals >= self.evals) or (
-            self.seconds is not None and seconds >= self.seconds
-        )
+    def exhausted(self, evals: int, seconds: float, cost: float = 0.0) -> bool:
+        return self.fraction(evals, seconds, cost, clip=False) >= 1.0
 
-    def fraction(self, evals: int, seconds: float) -> float:
-        """How much of the budget is spent, in [0, 1] (the larger of the two fractions)."""
+    def fraction(self, evals: int, seconds: float, cost: float = 0.0, clip: bool = True) -> float:
+        """How much of the budget is spent, in [0, 1] (the largest of the fractions)."""
         parts = []
         if self.evals is not None:
             parts.append(evals / self.evals)
         if self.seconds is not None:
             parts.append(seconds / self.seconds)
-        return float(min(1.0, max(parts)))
+        if self.cost is not None:
+            parts.append(cost / self.cost)
+        return float(min(1.0, max(parts))) if clip else float(max(parts))
 
 
 @dataclass(frozen=True)

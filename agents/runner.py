@@ -41,17 +41,20 @@ from agents.base import SearchAgent
 from agents.budget import Budget, StepInfo
 from agents.callbacks import BaseCallback, CallbackList, ProgressBarCallback
 from agents.random_search import RandomSearch
+from agents.rl.agent import RLSchedule
 from agents.sense import SENSE
 
 AGENTS: dict[str, type[SearchAgent]] = {
     "sense": SENSE,
     "random": RandomSearch,
     "annealing": SimulatedAnnealing,
+    "rl": RLSchedule,
 }
 CHECKPOINT_SCHEMA = 1
 RESUMABLE_FIELDS = (
     "budget_evals",
     "budget_seconds",
+    "budget_cost",
     "checkpoint_seconds",
     "checkpoint_steps",
     "data_dir",
@@ -67,7 +70,7 @@ class SearchConfig:
     task: str = "mnist"
     """Task name."""
     agent: str = "sense"
-    """Agent name: sense, random or annealing."""
+    """Agent name: sense, random, annealing or rl."""
     sparsity: float = 0.8
     """Sparsity of a random start."""
     init: str = "random"
@@ -78,6 +81,8 @@ class SearchConfig:
     """Stop after this many neighbour evaluations."""
     budget_seconds: float | None = None
     """Stop after this much wall time (summed over resumes)."""
+    budget_cost: float | None = None
+    """Stop after this much evaluation cost (:class:`agents.budget.Budget`)."""
     eval_size: int = 10_000
     """Validation images the search is scored on."""
     device: str = "cpu"
@@ -98,7 +103,12 @@ class SearchConfig:
             raise ValueError(
                 f"unknown task {self.task!r}; tasks with an env: {sorted(TASK_ENV_IDS)}"
             )
-        Budget(self.budget_evals, self.budget_seconds)  # validates
+        Budget(self.budget_evals, self.budget_seconds, self.budget_cost)  # validates
+        if self.agent == "rl" and self.budget_cost is None:
+            raise ValueError(
+                "the rl agent needs a cost budget (--budget-cost): its policy observes the "
+                "fraction of the budget spent"
+            )
         AGENTS[self.agent](**self.agent_kwargs)  # validates the agent's arguments
 
     @classmethod
@@ -263,7 +273,7 @@ class SearchRun:
             resume,
             SearchConfig.from_dict,
             SearchConfig.trajectory_fields,
-            ("budget_evals", "budget_seconds"),
+            ("budget_evals", "budget_seconds", "budget_cost"),
         )
         self._log: CsvLog | None = None
 
@@ -340,7 +350,7 @@ class SearchRun:
                 ]
                 if progress:
                     callbacks.append(ProgressBarCallback(cfg.budget_evals, cfg.agent))
-                budget = Budget(cfg.budget_evals, cfg.budget_seconds)
+                budget = Budget(cfg.budget_evals, cfg.budget_seconds, cfg.budget_cost)
                 best = agent.run(env, budget, callback=CallbackList(callbacks))
                 self.checkpoint(agent, env)
             finally:

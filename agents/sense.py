@@ -34,6 +34,12 @@ Schedule = Literal["alternate", "fc", "random-block", "uniform", "adaptive"]
 
 SCHEDULES = ("alternate", "fc", "random-block", "uniform", "adaptive")
 
+TASK_NEIGHBORHOODS: dict[str, dict[str, int]] = {
+    "mnist": {"fc": 256, "2.0": 32, "1.0": 8},
+    "car": {"fc2": 64, "fc1": 256, "2.0": 32, "1.0": 8},
+}
+"""SENSE's default swaps per neighbourhood and layer, per task (``aann search``'s defaults)."""
+
 DEFAULT_LAYER_COSTS = LAYER_COSTS
 """Relative cost of scoring one swap per layer: the env's cost model (aann_env.envs.schedule)."""
 

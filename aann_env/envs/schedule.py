@@ -9,13 +9,26 @@ twice an output-layer swap). The numbers are fixed, not measured, so episodes ar
 and do not depend on the machine. A SENSE step of ``K`` neighbours in layer ``l`` costs
 ``K * LAYER_COSTS[l]``; a direct swap costs one neighbour of its layer.
 
-**Actions.** ``Discrete(n_layers * len(sizes))``: action ``a`` is layer ``a // len(sizes)`` with
-``sizes[a % len(sizes)]`` neighbours.
+**Actions.** ``Discrete(n_layers * n_sizes)``: action ``a`` is layer ``l = a // n_sizes`` with
+the ``a % n_sizes``-th of that layer's neighbourhood sizes. Sizes are one tuple for every layer, or
+one tuple per layer name (all of one length); the default, :data:`LAYER_SIZES`, scales them with
+the layer's cost, so that no single step of an expensive layer eats a large share of a budget.
+
+**Decisions.** By default an action is one SENSE step. With ``decisions=D`` (and a budget ``B``)
+an action runs SENSE steps of its layer and size until ``B / D`` of cost is spent (at least one
+step; the last may overshoot), so an episode is about ``D`` decisions whatever the budget: a
+horizon that policy-gradient methods assign credit over, where one SENSE step per action would
+make episodes of thousands of steps.
+
+**Budgets.** ``budget`` is one evaluation cost, or a ``(low, high)`` range from which each
+episode draws its budget log-uniformly (with the env's generator), so that one policy learns
+schedules for short and long searches.
 
 **Observation.** The summary of :mod:`aann_env.envs.observations`, whose fraction feature is the
 fraction of the budget spent, followed by one feature per layer: ``tanh(GAIN_SCALE * g)`` with
 ``g`` the layer's reward over its last steps divided by their cost (recent gain per unit of cost;
-0 before the layer's first step).
+0 before the layer's first step), and last the episode's budget on a log scale
+(:func:`budget_feature`).
 """
 
 from __future__ import annotations
@@ -27,13 +40,24 @@ import numpy as np
 from gymnasium import spaces
 
 from aann_env.core.architecture import Architecture
-from aann_env.envs.observations import HISTORY
+from aann_env.core.network import TernaryNetwork
+from aann_env.envs.observations import HISTORY, summary
 
 LAYER_COSTS: dict[str, float] = {"1.0": 1200.0, "2.0": 40.0, "fc": 1.0, "fc1": 2.0, "fc2": 1.0}
 """Relative cost of scoring one neighbour in each layer (layers not named cost 1)."""
 
 DEFAULT_SIZES: tuple[int, ...] = (16, 64, 256)
-"""Neighbourhood sizes a schedule action chooses from."""
+"""Neighbourhood sizes of a layer that :data:`LAYER_SIZES` does not name."""
+
+LAYER_SIZES: dict[str, tuple[int, ...]] = {
+    "1.0": (2, 8, 32),
+    "2.0": (8, 32, 128),
+    "fc": (64, 256, 1024),
+    "fc1": (64, 256, 1024),
+    "fc2": (64, 256, 1024),
+}
+"""Default neighbourhood sizes per layer: a quarter, one and four times the SENSE agent's default
+neighbourhood (``aann search``'s ``fc=256,2.0=32,1.0=8``)."""
 
 GAIN_SCALE = 1e5
 """Gain per unit of cost is multiplied by this before the tanh (an fc neighbourhood of 256 that
@@ -51,11 +75,33 @@ def layer_costs(arch: Architecture, costs: Mapping[str, float] | None = None) ->
     return out
 
 
-def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
-    out = tuple(int(k) for k in sizes)
-    if not out or any(k < 1 for k in out):
-        raise ValueError(f"neighborhood_sizes must be positive integers, got {tuple(sizes)}")
-    return out
+Sizes = Sequence[int] | Mapping[str, Sequence[int]]
+
+
+def size_table(arch: Architecture, sizes: Sizes | None = None) -> np.ndarray:
+    """The neighbourhood sizes of each layer: (n_layers, n_sizes) int64.
+
+    Args:
+        arch: The architecture.
+        sizes: One tuple for every layer, or one per layer name (layers not named get
+            :data:`DEFAULT_SIZES`); None: :data:`LAYER_SIZES`.
+    """
+    table = LAYER_SIZES if sizes is None else sizes
+    if isinstance(table, Mapping):
+        unknown = sorted(set(table) - set(arch.layer_names))
+        if unknown and sizes is not None:  # the defaults name every task's layers
+            raise ValueError(
+                f"neighborhood_sizes names layers {unknown} that {arch.name!r} lacks; layers: "
+                f"{list(arch.layer_names)}"
+            )
+        rows = [tuple(table.get(name, DEFAULT_SIZES)) for name in arch.layer_names]
+    else:
+        rows = [tuple(table)] * len(arch.layer_names)
+    if len({len(r) for r in rows}) != 1 or not rows[0]:
+        raise ValueError(f"every layer needs the same positive number of sizes, got {sizes}")
+    if not all(isinstance(k, (int, np.integer)) and k >= 1 for r in rows for k in r):
+        raise ValueError(f"neighborhood_sizes must be positive integers, got {sizes}")
+    return np.array(rows, dtype=np.int64)
 
 
 def action_space(n_layers: int, n_sizes: int) -> spaces.Discrete:
@@ -68,7 +114,41 @@ def decode(action: int, n_sizes: int) -> tuple[int, int]:
 
 
 def observation_space(n_layers: int) -> spaces.Box:
-    return spaces.Box(-1.0, 1.0, (5 * n_layers + 3 + HISTORY,), np.float32)
+    return spaces.Box(-1.0, 1.0, (5 * n_layers + 4 + HISTORY,), np.float32)
+
+
+def budget_feature(budget: float | None) -> float:
+    """``(log10(budget) - 6) / 2`` clipped to [-1, 1] (1e6 maps to 0, 1e4 to -1, 1e8 to 1); 0
+    without a budget."""
+    if budget is None:
+        return 0.0
+    return float(np.clip((np.log10(budget) - 6.0) / 2.0, -1.0, 1.0))
+
+
+def check_budget(budget: float | Sequence[float] | None) -> tuple[float, float] | None:
+    """``(low, high)`` of a budget or budget range (equal for one budget); None for none."""
+    if budget is None:
+        return None
+    if isinstance(budget, (int, float, np.number)):
+        low = high = float(budget)
+    else:
+        values = tuple(float(b) for b in budget)
+        if len(values) != 2:
+            raise ValueError(f"a budget range is (low, high), got {tuple(budget)}")
+        low, high = values
+    if not (low > 0 and high >= low and np.isfinite(high)):
+        raise ValueError(
+            f"budget must be a positive evaluation cost or a range 0 < low <= high, got {budget}"
+        )
+    return low, high
+
+
+def draw_budget(budget_range: tuple[float, float], rng: np.random.Generator) -> float:
+    """The budget of an episode: ``low`` if the range is one value, else log-uniform in it."""
+    low, high = budget_range
+    if low == high:
+        return low
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
 def gain_rates(rewards: Sequence[deque[float]], costs: Sequence[deque[float]]) -> np.ndarray:
@@ -79,3 +159,28 @@ def gain_rates(rewards: Sequence[deque[float]], costs: Sequence[deque[float]]) -
         if spent > 0:
             out[i] = np.tanh(GAIN_SCALE * float(sum(r)) / spent)
     return out
+
+
+def observation(
+    net: TernaryNetwork,
+    accuracy: float,
+    loss: float,
+    fraction: float,
+    budget: float | None,
+    rewards: deque[float],
+    layer_rewards: Sequence[deque[float]],
+    layer_spent: Sequence[deque[float]],
+) -> np.ndarray:
+    """The schedule observation (see the module docstring); the env and the RL search agent
+    (``agents.rl.agent``) both build it here, so a policy sees the same vector in either.
+
+    Args:
+        net, accuracy, loss: The current network and its validation accuracy and loss.
+        fraction: The fraction of the budget spent.
+        budget: The episode's budget (None: none).
+        rewards: The rewards of the last actions, newest first.
+        layer_rewards, layer_spent: Per layer, the rewards and costs of its last actions.
+    """
+    obs = summary(net, accuracy, loss, fraction, rewards, layer_rewards)
+    rates = gain_rates(layer_rewards, layer_spent)
+    return np.concatenate([obs, rates, [budget_feature(budget)]]).astype(np.float32)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal, SupportsFloat
 
 import gymnasium as gym
@@ -58,7 +58,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     |---|---|---|
     | `"swap"` | `MultiDiscrete([n_layers, L, L])` | `(layer, src, dst)`: flat indices into that layer, `L` the largest layer size. Legal swaps (src nonzero, dst zero, both inside the layer) are applied; others leave the network unchanged with reward 0.0 and `info["illegal_action"] = True`. |
     | `"layer"` | `Discrete(n_layers)` | one stochastic search and succeed (SENSE) step in that layer: `neighborhood_size` legal swaps are drawn from `self.np_random` and scored, and the best by `criterion` is committed unless `accept` refuses it (the decision is `aann_env.envs.selection.select`, the one the SENSE agent uses). |
-    | `"schedule"` | `Discrete(n_layers * len(neighborhood_sizes))` | schedule control: action `a` is one SENSE step in layer `a // len(neighborhood_sizes)` with `neighborhood_sizes[a % len(neighborhood_sizes)]` swaps. Meant for an episode that is a `budget` of evaluation cost (`aann_env.envs.schedule` has the cost model). |
+    | `"schedule"` | `Discrete(n_layers * n_sizes)` | schedule control: action `a` is one SENSE step (the `"layer"` mode's) in layer `l = a // n_sizes` with `size_table[l, a % n_sizes]` swaps (the layer's sizes from `neighborhood_sizes`), or with `decisions=D` as many such steps as spend `budget / D` of cost. Meant for an episode that is a `budget` of evaluation cost (`aann_env.envs.schedule` has the cost model). |
     | `"proposal"` | `Discrete(n_candidates)` | try candidate `a` of the `n_candidates` legal swaps drawn from `self.np_random` (of `proposal_layer`) after the last step: only it is scored, and it is committed unless `accept` refuses; `env.unwrapped.candidates` lists them (`aann_env.envs.proposal`). |
 
     An action outside the space raises `ValueError`. Every step costs evaluation units: one
@@ -71,7 +71,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     | `observation_mode` | space | content |
     |---|---|---|
     | `"summary"` (default) | `Box(-1, 1, (4 * n_layers + 3 + 8,), float32)` | per layer: density * 2 - 1, sign balance (n(+1) - n(-1)) / n(nonzero), tanh of the coefficient of variation of the nonzeros per output unit, tanh(100 * mean reward of the last steps in that layer); then accuracy * 2 - 1, tanh(loss / 4), the step fraction * 2 - 1, and tanh(100 * reward) of the last 8 steps (newest first); one row per index in `aann_env.envs.observations` |
-    | `"summary"` with `action_mode="schedule"` | `Box(-1, 1, (5 * n_layers + 3 + 8,), float32)` | the summary, then per layer tanh(1e5 * reward per unit of cost over its last steps); with a `budget`, the fraction feature is the fraction of the budget spent |
+    | `"summary"` with `action_mode="schedule"` | `Box(-1, 1, (5 * n_layers + 4 + 8,), float32)` | the summary, then per layer tanh(1e5 * reward per unit of cost over its last steps), then the episode's budget on a log scale, (log10(budget) - 6) / 2 clipped (0 without one); with a `budget`, the fraction feature is the fraction of the budget spent |
     | `"summary"` with `action_mode="proposal"` | `Box(-1, 1, (4 * n_layers + 3 + 8 + n_candidates * (n_layers + 8),), float32)` | the summary, then each candidate's features, which cost no evaluation: layer, sign, units, input statistics, and for output-layer swaps how the moved weight's input correlates with the two classes (one row per feature in `aann_env.envs.proposal`) |
     | `"weights"` | `Box(-1, 1, (n_weights,), int8)` | every weight, layers in order, each flattened in torch layout |
 
@@ -109,14 +109,15 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     |---|---|---|
     | `task` | `"mnist"` | the task: `"mnist"`, or `"car"` (imitation of the CarRacing expert) |
     | `sparsity` | `0.8` | fraction of zero weights of random starts |
-    | `action_mode` | `"swap"` | `"swap"` or `"layer"` |
+    | `action_mode` | `"swap"` | `"swap"`, `"layer"`, `"schedule"` or `"proposal"` |
     | `observation_mode` | `"summary"` | `"summary"` or `"weights"` |
     | `eval_size` | `10_000` | validation images the reward is measured on (a fixed subset) |
     | `neighborhood_size` | `64` | swaps scored per `"layer"` action |
     | `criterion` | `"accuracy"` | `"layer"` mode: the best neighbour has the highest accuracy, then the lowest loss (`"accuracy"`), or the lowest loss, then the highest accuracy (`"loss"`) |
     | `reward` | `"accuracy"` | `"accuracy"`: the change of validation accuracy; `"loss"`: the decrease of validation loss |
-    | `neighborhood_sizes` | `(16, 64, 256)` | `"schedule"` mode: the sizes an action chooses from |
-    | `budget` | `None` | truncate when this much evaluation cost is spent |
+    | `neighborhood_sizes` | `None` | `"schedule"` mode: the sizes an action chooses from, one tuple for every layer or a mapping from layer name to a tuple (all of one length); default `aann_env.envs.schedule.LAYER_SIZES`: 2, 8, 32 swaps of conv `1.0`, 8, 32, 128 of conv `2.0`, 64, 256, 1024 of an fc layer |
+    | `budget` | `None` | truncate when this much evaluation cost is spent; a `(low, high)` range draws each episode's budget log-uniformly from `self.np_random` |
+    | `decisions` | `None` | `"schedule"` mode with a budget: an action runs SENSE steps until `budget / decisions` of cost is spent (None: one step per action) |
     | `layer_costs` | `None` | cost of one neighbour per layer name (default `aann_env.envs.schedule.LAYER_COSTS`) |
     | `n_candidates` | `16` | `"proposal"` mode: candidates per step |
     | `proposal_layer` | `"last"` | `"proposal"` mode: draw candidates from this layer (a name, `"last"` for the output layer) or from `"all"` first neighbours |
@@ -133,8 +134,10 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
       v0's behaviour; since then `"better"` also commits a neighbour of equal accuracy and lower
       loss, as the SENSE agent always did; `evaluate_swaps` returns the evaluator's
       `SwapScores` (read `.accuracy` and `.loss`) in place of an `(accuracy, loss)` tuple.
-      The `"schedule"` and `"proposal"` action modes, the `reward`, `budget` and `layer_costs` arguments and
-      `info["cost"]` / `info["spent"]` came later still; the defaults keep v0's behaviour.
+      The `"schedule"` and `"proposal"` action modes, the `reward`, `budget`, `decisions` and `layer_costs` arguments and
+      `info["cost"]` / `info["spent"]` came later still; the defaults keep v0's behaviour. The
+      schedule mode's per-layer default sizes, budget ranges, `decisions` and the budget
+      feature of its observation came with the first trained schedule policy.
 
     ## Example
 
@@ -159,8 +162,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         accept: AcceptRule = "no_worse",
         criterion: Criterion = "accuracy",
         reward: RewardMode = "accuracy",
-        neighborhood_sizes: Sequence[int] = schedule.DEFAULT_SIZES,
-        budget: float | None = None,
+        neighborhood_sizes: schedule.Sizes | None = None,
+        budget: float | tuple[float, float] | None = None,
+        decisions: int | None = None,
         layer_costs: Mapping[str, float] | None = None,
         n_candidates: int = 16,
         proposal_layer: str = "last",
@@ -176,8 +180,11 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
         if neighborhood_size < 1:
             raise ValueError(f"neighborhood_size must be >= 1, got {neighborhood_size}")
-        if budget is not None and not budget > 0:
-            raise ValueError(f"budget must be a positive evaluation cost, got {budget}")
+        self.budget_range = schedule.check_budget(budget)
+        if decisions is not None and (decisions < 1 or action_mode != "schedule" or budget is None):
+            raise ValueError(
+                f"decisions={decisions} needs action_mode='schedule', a budget and decisions >= 1"
+            )
         if n_candidates < 1:
             raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
         if action_mode == "proposal" and observation_mode != "summary":
@@ -192,8 +199,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         self.accept = accept
         self.criterion = criterion
         self.reward_mode: RewardMode = reward
-        self.neighborhood_sizes = schedule.check_sizes(neighborhood_sizes)
-        self.budget = None if budget is None else float(budget)
+        self.budget: float | None = None if budget is None else self.budget_range[0]  # type: ignore[index]
+        """The current episode's budget (drawn at each reset from a budget range)."""
+        self.decisions = None if decisions is None else int(decisions)
         self.target_accuracy = target_accuracy
         self.test_at_episode_end = bool(test_at_episode_end)
         self.device = device
@@ -206,6 +214,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         self.n_layers = len(arch.layers)
         self._layer_sizes = np.array([spec.size for spec in arch.layers], dtype=np.int64)
         self.layer_costs = schedule.layer_costs(arch, layer_costs)
+        self.size_table = schedule.size_table(arch, neighborhood_sizes)
+        """``"schedule"`` mode: the neighbourhood sizes of each layer, (n_layers, n_sizes)."""
+        self.n_sizes = int(self.size_table.shape[1])
         self.n_candidates = int(n_candidates)
         self._proposal_layer = proposal.layer_choice(arch, proposal_layer)
         self._candidates = np.zeros((0, 3), dtype=np.int64)
@@ -240,7 +251,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         elif self.action_mode == "proposal":
             action = spaces.Discrete(self.n_candidates)
         else:
-            action = schedule.action_space(self.n_layers, len(self.neighborhood_sizes))
+            action = schedule.action_space(self.n_layers, self.n_sizes)
         if self.observation_mode == "weights":
             return action, weights_space(self.task.arch.n_weights)
         if self.action_mode == "schedule":
@@ -281,6 +292,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
+        if self.budget_range is not None:
+            self.budget = schedule.draw_budget(self.budget_range, self.np_random)
         net = self._initial_network((options or {}).get("init", "random"))
         if self._evaluator is None:
             self._evaluator = IncrementalEvaluator(
@@ -331,8 +344,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             illegal, cost = False, float(self.layer_costs[layer])
         else:
             layer, k = self._decode(action)
-            swap, committed = self._sense_step(layer, k)
-            illegal, cost = False, k * float(self.layer_costs[layer])
+            swap, committed, cost = self._sense_steps(layer, k)
+            illegal = False
         if self.reward_mode == "accuracy":
             reward = float(ev.accuracy - before_acc)
         else:
@@ -418,13 +431,26 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             what = (
                 f"a layer index < {self.n_layers}"
                 if self.action_mode == "layer"
-                else f"layer * {len(self.neighborhood_sizes)} + size index"
+                else f"layer * {self.n_sizes} + size index"
             )
             raise ValueError(f"action {action!r} is not in {self.action_space}: expected {what}")
         if self.action_mode == "layer":
             return int(action), self.neighborhood_size
-        layer, size = schedule.decode(int(action), len(self.neighborhood_sizes))
-        return layer, self.neighborhood_sizes[size]
+        layer, size = schedule.decode(int(action), self.n_sizes)
+        return layer, int(self.size_table[layer, size])
+
+    def _sense_steps(self, layer: int, k: int) -> tuple[np.ndarray, bool, float]:
+        """One SENSE step, or with ``decisions`` steps until a decision's share of the budget is
+        spent: (the last step's swap, whether any step committed, the cost)."""
+        unit = k * float(self.layer_costs[layer])
+        share = unit if self.decisions is None else self.budget / self.decisions  # type: ignore[operator]
+        cost, committed = 0.0, False
+        while True:  # with decisions, a budget is set (checked in __init__)
+            swap, accepted = self._sense_step(layer, k)
+            cost += unit
+            committed = committed or accepted
+            if cost >= share or self._spent + cost >= self.budget:  # type: ignore[operator]
+                return swap, committed, cost
 
     def _sense_step(self, layer: int, k: int) -> tuple[np.ndarray, bool]:
         """Score ``k`` swaps of ``layer`` drawn from the env's generator; commit the selected one."""
@@ -486,13 +512,21 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             fraction = self._steps / self.horizon
         else:
             fraction = self._steps / (self._steps + 100.0)
+        if self.action_mode == "schedule":
+            return schedule.observation(
+                net,
+                self.accuracy,
+                self.loss,
+                fraction,
+                self.budget,
+                self._rewards,
+                self._layer_rewards,
+                self._layer_spent,
+            )
         obs = summary(net, self.accuracy, self.loss, fraction, self._rewards, self._layer_rewards)
         if self.action_mode == "proposal":
             return np.concatenate([obs, self._candidate_features()]).astype(np.float32)
-        if self.action_mode != "schedule":
-            return obs
-        rates = schedule.gain_rates(self._layer_rewards, self._layer_spent)
-        return np.concatenate([obs, rates]).astype(np.float32)
+        return obs
 
     def _info(self, reward_loss: float) -> dict[str, Any]:
         return {

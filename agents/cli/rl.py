@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.cli.args import fail, positive_float, positive_int, sparsity
-from agents.rl.config import ALGOS, FORMULATIONS, RLConfig
+from agents.rl.config import ALGOS, FORMULATIONS, HELD_OUT_SEEDS, RLConfig
 
 OPTIONS = (
     "formulation",
@@ -26,7 +26,9 @@ OPTIONS = (
     "sparsity",
     "eval_size",
     "reward",
+    "criterion",
     "budget",
+    "decisions",
     "neighborhood_sizes",
     "n_candidates",
     "proposal_layer",
@@ -34,6 +36,7 @@ OPTIONS = (
     "n_steps",
     "batch_size",
     "learning_rate",
+    "ent_coef",
     "checkpoint_steps",
     "eval_every",
 )
@@ -65,12 +68,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     t.add_argument("--sparsity", type=sparsity, default=None, help="random starts (default 0.8)")
     t.add_argument("--eval-size", type=positive_int, default=None, help="training images (1000)")
     t.add_argument("--reward", choices=["loss", "accuracy"], default=None, help="default loss")
-    t.add_argument("--budget", type=positive_float, default=None, help="schedule: episode cost")
+    t.add_argument("--criterion", choices=["loss", "accuracy"], default=None, help="default loss")
+    t.add_argument(
+        "--budget",
+        type=_budget,
+        default=None,
+        help="schedule: an episode's evaluation cost, or LOW,HIGH to draw each episode's budget "
+        "log-uniformly (default 250000,1250000)",
+    )
+    t.add_argument(
+        "--decisions", type=positive_int, default=None, help="schedule: actions an episode (50)"
+    )
     t.add_argument(
         "--neighborhood-sizes",
-        type=_sizes,
+        type=_layer_sizes,
         default=None,
-        help="schedule: the sizes an action chooses from, e.g. 16,64,256 (the default)",
+        help="schedule: the sizes an action chooses from, for every layer (16,64,256) or per layer "
+        "(1.0=2/8/32,2.0=8/32/128,fc=64/256/1024, the default)",
     )
     t.add_argument("--n-candidates", type=positive_int, default=None, help="proposal: K (16)")
     t.add_argument("--proposal-layer", default=None, help="proposal: layer name, last or all")
@@ -78,6 +92,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     t.add_argument("--n-steps", type=positive_int, default=None, help="PPO/A2C rollout length")
     t.add_argument("--batch-size", type=positive_int, default=None, help="default 64")
     t.add_argument("--learning-rate", type=positive_float, default=None, help="default 3e-4")
+    t.add_argument("--ent-coef", type=float, default=None, help="PPO/A2C entropy bonus (0.01)")
     t.add_argument("--checkpoint-steps", type=positive_int, default=None, help="default 2000")
     t.add_argument("--eval-every", type=positive_int, default=None, help="default 5000")
     t.add_argument("--device", default="cpu", help="torch device of the policy (default cpu)")
@@ -90,63 +105,133 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser(
         "eval",
-        help="compare a policy with fixed schedules at an equal evaluation-cost budget",
-        description="Run a trained schedule policy (a policy.zip or checkpoint.zip that "
-        "Stable-Baselines3 unpickles: treat a file from elsewhere as code) and the fixed "
-        "schedules fc, alternate, random-block, uniform and adaptive from the same held-out random "
-        "starts, "
-        "each until the same evaluation-cost budget is spent; print and write a table of final "
-        "validation and test accuracy.",
+        help="compare a schedule policy with SENSE's schedules at an equal evaluation-cost budget",
+        description="Run a trained schedule policy (a policy.zip with its provenance, or "
+        "'shipped') and the SENSE agent with each schedule it ships (fc, alternate, random-block, "
+        "uniform, adaptive; default sizes, loss criterion) from the same held-out random starts, "
+        "each until the same evaluation-cost budget is spent; print a table of final validation "
+        "and test accuracy (mean +- std over the starts), and with --out write the results CSV, "
+        "the table (.md) and a plot (.png). A policy file is a zip that Stable-Baselines3 "
+        "unpickles: loading one runs code from it, so trust a file from elsewhere as a script.",
     )
-    e.add_argument("policy", nargs="?", default=None, help="a policy file (omit: schedules only)")
-    e.add_argument("--seeds", type=_sizes, default=(900_000, 900_001, 900_002, 900_003, 900_004))
-    e.add_argument("--budget", type=positive_float, required=True, help="evaluation cost")
+    e.add_argument(
+        "policy", nargs="?", default=None, help="a policy file or 'shipped' (omit: SENSE only)"
+    )
+    e.add_argument(
+        "--seeds", type=_sizes, default=HELD_OUT_SEEDS, help="start seeds (default 900000-900004)"
+    )
+    e.add_argument(
+        "--budget",
+        type=_costs,
+        default=None,
+        help="evaluation-cost budgets, e.g. 250000,1250000 (required unless --results)",
+    )
     e.add_argument("--eval-size", type=positive_int, default=10_000, help="validation images")
-    e.add_argument("--neighborhood-sizes", type=_sizes, default=(16, 64, 256))
-    e.add_argument("--out", default=None, help="write the table to this Markdown file")
+    e.add_argument("--task", choices=["mnist", "car"], default="mnist", help="default mnist")
+    e.add_argument(
+        "--contenders",
+        type=lambda t: tuple(t.split(",")),
+        default=None,
+        help="which to run, e.g. policy,fc,adaptive (default: all)",
+    )
+    e.add_argument(
+        "--results",
+        nargs="+",
+        default=None,
+        metavar="CSV",
+        help="run nothing: merge these results CSVs (of earlier --out runs) into the table",
+    )
+    e.add_argument(
+        "--out",
+        default=None,
+        help="results CSV (rows are appended as each search ends); the table and plot go beside "
+        "it (.md, .png)",
+    )
     e.set_defaults(func=run_eval)
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    """Compare the policy (if given) with the fixed schedules; print the table."""
-    from stable_baselines3.common.base_class import BaseAlgorithm
+    """Compare the policy (if given) with SENSE's schedules; print and write the table."""
+    from aann_env.viz import plot_comparison
+    from agents.rl.evaluate import compare, read_csv, table
 
-    from agents.rl.evaluate import compare, table
-    from agents.rl.train import ALGORITHMS, read_model_path
-
-    policy = None
-    if args.policy is not None:
-        path = read_model_path(Path(args.policy))
-        model: BaseAlgorithm | None = None
-        for algo in ALGORITHMS.values():  # the file names no algorithm: try each
-            try:
-                model = algo.load(path, device="cpu")
-                break
-            except (KeyError, ValueError, TypeError, RuntimeError):
-                continue
-        if model is None:
-            return fail("rl eval", f"{path} is not a PPO, A2C or DQN model")
-        n_actions = 3 * len(args.neighborhood_sizes)  # MNIST's 3 layers
-        if getattr(model.action_space, "n", None) != n_actions:
-            return fail(
-                "rl eval",
-                f"{path} chooses among {getattr(model.action_space, 'n', '?')} actions, but "
-                f"--neighborhood-sizes {args.neighborhood_sizes} make {n_actions}: pass the sizes "
-                "the policy was trained with (its run's config.json)",
+    try:
+        if args.results:
+            results = [r for path in args.results for r in read_csv(Path(path))]
+            if args.out:
+                Path(args.out).unlink(missing_ok=True)
+                append_results(Path(args.out), results)
+        else:
+            if args.budget is None:
+                return fail("rl eval", "give --budget (or --results to merge earlier results)")
+            if args.out and Path(args.out).exists():
+                return fail("rl eval", f"{args.out} exists: choose a new --out (rows are appended)")
+            results = compare(
+                args.policy,
+                args.seeds,
+                args.budget,
+                task=args.task,
+                eval_size=args.eval_size,
+                contenders=args.contenders,
+                log=args.out,
             )
-        policy = lambda obs: int(model.predict(obs, deterministic=True)[0])  # noqa: E731
-    results = compare(
-        policy,
-        args.seeds,
-        args.budget,
-        eval_size=args.eval_size,
-        neighborhood_sizes=args.neighborhood_sizes,
-    )
+    except (ValueError, OSError) as exc:
+        return fail("rl eval", str(exc))
     text = table(results)
     print(text)
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        out = Path(args.out)
+        out.with_suffix(".md").write_text(text + "\n")
+        groups: dict[str, dict[str, list[float]]] = {}
+        for r in results:
+            groups.setdefault(f"budget {r.budget:,.0f}", {}).setdefault(r.name, []).append(
+                r.test_accuracy
+            )
+        plot_comparison(groups, out.with_suffix(".png"))
     return 0
+
+
+def append_results(path: Path, results: list[Any]) -> None:
+    from agents.rl.evaluate import append_csv
+
+    append_csv(path, results)
+
+
+def _costs(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(positive_float(v) for v in text.split(","))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive costs such as 250000,1250000, got {text!r}"
+        ) from None
+
+
+def _budget(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(positive_float(v) for v in text.split(","))
+    except argparse.ArgumentTypeError:
+        values = ()
+    if len(values) not in (1, 2) or values[0] > values[-1]:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive cost or LOW,HIGH with LOW <= HIGH, such as 250000,1250000, got "
+            f"{text!r}"
+        )
+    return values
+
+
+def _layer_sizes(text: str) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
+    if "=" not in text:
+        return _sizes(text)
+    try:
+        pairs = [part.split("=") for part in text.split(",")]
+        return {
+            name.strip(): tuple(positive_int(v) for v in sizes.split("/")) for name, sizes in pairs
+        }
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"expected sizes such as 16,64,256 or 1.0=2/8/32,2.0=8/32/128,fc=64/256/1024, got "
+            f"{text!r}"
+        ) from None
 
 
 def _sizes(text: str) -> tuple[int, ...]:

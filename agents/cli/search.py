@@ -13,14 +13,18 @@ from typing import Any
 from aann_env.nets import load_psiren
 from agents.cli.args import add_data_args, fail, positive_float, positive_int, sparsity
 from agents.runner import SearchConfig, SearchRun
-from agents.sense import SCHEDULES
+from agents.sense import SCHEDULES, TASK_NEIGHBORHOODS
 
-DEFAULT_NEIGHBORHOOD = {"mnist": "fc=256,2.0=32,1.0=8", "car": "fc2=64,fc1=256,2.0=32,1.0=8"}
-"""SENSE's default swaps per neighbourhood and layer, per task."""
+DEFAULT_NEIGHBORHOOD = {
+    task: ",".join(f"{name}={k}" for name, k in sizes.items())
+    for task, sizes in TASK_NEIGHBORHOODS.items()
+}
+"""SENSE's default swaps per neighbourhood and layer, per task, as a flag value."""
 AGENT_OPTIONS = {
     "sense": ("neighborhood_size", "schedule", "block", "layer_weights", "criterion", "accept"),
     "random": ("batch", "layer_weights"),
     "annealing": ("t_start", "t_end", "energy", "batch", "layer_weights"),
+    "rl": ("policy",),
 }
 """The options each agent takes (the others are left out of its keyword arguments)."""
 
@@ -62,7 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "search",
         help="run or resume a search agent",
         description="Search a family of sparse ternary networks. Budgets count neighbour "
-        "evaluations and wall time; the run directory (--out) gets the history, the best and "
+        "evaluations, wall time and evaluation cost; the run directory (--out) gets the history, the best and "
         "current networks, checkpoints and plots, and --resume continues a killed run exactly.",
     )
     add_data_args(p)
@@ -94,6 +98,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=None,
         metavar="S",
         help="stop after S seconds",
+    )
+    p.add_argument(
+        "--budget-cost",
+        type=positive_float,
+        default=None,
+        metavar="C",
+        help="stop after C units of evaluation cost (a conv 1.0 neighbour costs 1200 fc ones; "
+        "aann_env/envs/schedule.py); the rl agent needs it",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="the run directory")
@@ -161,6 +173,15 @@ def _add_agent_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="commit rule (default no_worse)",
     )
+    g = p.add_argument_group("rl (a trained schedule policy)")
+    g.add_argument(
+        "--policy",
+        default=None,
+        help="'shipped' (the default: the schedule policy that ships with aann, hash-checked "
+        "before loading) or a policy.zip from aann rl train. A policy file is a zip that "
+        "Stable-Baselines3 unpickles: loading one runs code from it, so trust a file from "
+        "elsewhere as you would a script",
+    )
     g = p.add_argument_group("random search and simulated annealing")
     g.add_argument(
         "--batch",
@@ -226,6 +247,8 @@ def _resumed(args: argparse.Namespace) -> SearchRun:
         search.config.budget_evals = args.budget_evals
     if args.budget_seconds is not None:
         search.config.budget_seconds = args.budget_seconds
+    if args.budget_cost is not None:
+        search.config.budget_cost = args.budget_cost
     return search
 
 
@@ -248,6 +271,7 @@ def _config(args: argparse.Namespace) -> SearchConfig:
         seed=args.seed,
         budget_evals=args.budget_evals,
         budget_seconds=args.budget_seconds,
+        budget_cost=args.budget_cost,
         eval_size=args.eval_size,
         device=args.device,
         data_dir=args.data_dir,

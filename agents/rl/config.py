@@ -2,8 +2,9 @@
 
 Two formulations of :class:`aann_env.envs.search_env.AANNEnv` are learnable:
 
-- ``"schedule"``: the policy picks the layer and neighbourhood size of each SENSE step; an episode
-  is a budget of evaluation cost (``budget``), so a policy can learn cost-aware schedules;
+- ``"schedule"``: the policy picks the layer and neighbourhood size of the SENSE steps of each of
+  ``decisions`` shares of an episode's budget of evaluation cost; the budget is drawn per episode
+  from the ``budget`` range, so one policy learns cost-aware schedules for short and long searches;
 - ``"proposal"``: the policy picks which of ``n_candidates`` swaps to try; an episode is
   ``episode_steps`` tries.
 
@@ -21,12 +22,16 @@ from typing import Any, Literal
 import gymnasium as gym
 
 from aann_env.envs.proposal import layer_choice
+from aann_env.envs.schedule import check_budget, size_table
 from aann_env.tasks import get_task
 
 Formulation = Literal["schedule", "proposal"]
 Algo = Literal["ppo", "a2c", "dqn"]
 FORMULATIONS: tuple[Formulation, ...] = ("schedule", "proposal")
 ALGOS: tuple[Algo, ...] = ("ppo", "a2c", "dqn")
+HELD_OUT_SEEDS = (900_000, 900_001, 900_002, 900_003, 900_004)
+"""Start seeds of held-out evaluations: no training env draws them (training envs use the run's
+seed plus their rank)."""
 ENV_IDS = {"mnist": "aann_env:AANN-MNIST-v0", "car": "aann_env:AANN-CarRacing-v0"}
 """Ids with the module prefix, so that spawned vector-env workers import and register aann."""
 
@@ -53,10 +58,16 @@ class RLConfig:
     """Validation images the training envs score on (a fixed subset; small keeps steps cheap)."""
     reward: str = "loss"
     """``"loss"`` (dense: the decrease of validation loss) or ``"accuracy"``."""
-    budget: float = 200_000.0
-    """``"schedule"``: evaluation cost of an episode (see :mod:`aann_env.envs.schedule`)."""
-    neighborhood_sizes: tuple[int, ...] = (16, 64, 256)
-    """``"schedule"``: the neighbourhood sizes an action chooses from."""
+    criterion: str = "loss"
+    """How a SENSE step ranks its neighbours: ``"loss"`` or ``"accuracy"`` (see the env)."""
+    budget: tuple[float, ...] = (250_000.0, 1_250_000.0)
+    """``"schedule"``: evaluation cost of an episode (see :mod:`aann_env.envs.schedule`), or a
+    ``(low, high)`` range each episode draws its budget from log-uniformly."""
+    decisions: int = 50
+    """``"schedule"``: actions per episode (each runs SENSE steps for its share of the budget)."""
+    neighborhood_sizes: tuple[int, ...] | dict[str, tuple[int, ...]] | None = None
+    """``"schedule"``: the neighbourhood sizes an action chooses from, for every layer or per
+    layer name (None: the env's default, :data:`aann_env.envs.schedule.LAYER_SIZES`)."""
     n_candidates: int = 16
     """``"proposal"``: candidates per step."""
     proposal_layer: str = "last"
@@ -69,6 +80,8 @@ class RLConfig:
     """PPO and DQN minibatch size."""
     learning_rate: float = 3e-4
     """Adam learning rate."""
+    ent_coef: float = 0.01
+    """PPO / A2C: entropy bonus (keeps the policy trying layers early in training)."""
     checkpoint_steps: int = 2_000
     """Checkpoint every this many timesteps."""
     eval_seeds: tuple[int, ...] = (900_000, 900_001)
@@ -92,19 +105,45 @@ class RLConfig:
         for name in ("timesteps", "n_envs", "eval_size", "n_steps", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("checkpoint_steps", "eval_every", "episode_steps", "n_candidates"):
+        for name in (
+            "checkpoint_steps",
+            "eval_every",
+            "episode_steps",
+            "n_candidates",
+            "decisions",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        self.neighborhood_sizes = tuple(int(k) for k in self.neighborhood_sizes)
+        if isinstance(self.neighborhood_sizes, Mapping):
+            self.neighborhood_sizes = {
+                str(k): tuple(int(v) for v in vs) for k, vs in self.neighborhood_sizes.items()
+            }
+        elif self.neighborhood_sizes is not None:
+            self.neighborhood_sizes = tuple(int(k) for k in self.neighborhood_sizes)
         self.eval_seeds = tuple(int(s) for s in self.eval_seeds)
+        if isinstance(self.budget, (int, float)):
+            self.budget = (float(self.budget),)
+        self.budget = tuple(float(b) for b in self.budget)
+        if len(self.budget) not in (1, 2):
+            raise ValueError(f"budget is one cost or a (low, high) range, got {self.budget}")
+        check_budget(self.budget if len(self.budget) == 2 else self.budget[0])
+        if self.criterion not in ("accuracy", "loss"):
+            raise ValueError(f"criterion must be 'accuracy' or 'loss', got {self.criterion!r}")
         if self.reward not in ("accuracy", "loss"):
             raise ValueError(f"reward must be 'accuracy' or 'loss', got {self.reward!r}")
-        layer_choice(get_task(self.task).arch, self.proposal_layer)  # raises for unknown layers
+        arch = get_task(self.task).arch
+        layer_choice(arch, self.proposal_layer)  # raises for unknown layers
+        size_table(arch, self.neighborhood_sizes)  # raises for bad sizes
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["neighborhood_sizes"] = list(self.neighborhood_sizes)
+        sizes = self.neighborhood_sizes
+        if isinstance(sizes, dict):
+            d["neighborhood_sizes"] = {k: list(v) for k, v in sizes.items()}
+        elif sizes is not None:
+            d["neighborhood_sizes"] = list(sizes)
         d["eval_seeds"] = list(self.eval_seeds)
+        d["budget"] = list(self.budget)
         return d
 
     @classmethod
@@ -127,11 +166,13 @@ def env_kwargs(cfg: RLConfig) -> dict[str, Any]:
         "sparsity": cfg.sparsity,
         "eval_size": cfg.eval_size,
         "reward": cfg.reward,
+        "criterion": cfg.criterion,
         "test_at_episode_end": False,  # a test pass per episode would cost more than the episode
     }
     if cfg.formulation == "schedule":
         kwargs |= {
-            "budget": cfg.budget,
+            "budget": cfg.budget if len(cfg.budget) == 2 else cfg.budget[0],
+            "decisions": cfg.decisions,
             "neighborhood_sizes": cfg.neighborhood_sizes,
             "max_episode_steps": -1,  # the budget ends an episode
         }
@@ -160,7 +201,9 @@ class _Factory:
         self.rank = rank
 
     def __call__(self) -> gym.Env:
+        import numba
         import torch
 
         torch.set_num_threads(1)  # a worker process: n_envs of them share the cores
+        numba.set_num_threads(1)  # the evaluator's kernels would start a thread per core
         return make_env(RLConfig.from_dict(self.cfg), self.rank)

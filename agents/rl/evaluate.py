@@ -1,149 +1,161 @@
-"""Schedules compared at an equal evaluation-cost budget, on held-out starts (``aann rl eval``).
+"""A schedule policy against SENSE's schedules at an equal evaluation-cost budget (``aann rl eval``).
 
-Every contender acts in the same ``"schedule"`` env (:mod:`aann_env.envs.schedule`), whose
-episode ends when the budget of evaluation cost is spent, so the comparison is at equal cost by
-construction. The contenders are a trained policy and fixed schedules in the spirit of the SENSE
-agent's: ``fc`` (the output layer only), ``alternate`` (each layer in turn, ``block`` steps
-each), ``random-block`` (a random other layer every ``block`` steps), ``uniform`` (a random
-layer every step) and ``adaptive`` (each layer once, then the layer whose recent steps gained the
-most per unit of cost, read from the observation, or with probability 0.1 a random one: the SENSE
-agent's adaptive schedule, except that its gain per cost is a running average where this one reads
-the env's window of recent steps), each with one neighbourhood size. Their random draws come from a generator
-seeded by the start seed, so every row of the table can be reproduced.
+Every contender is a search agent run the way ``aann search`` runs it, on the same held-out random
+start (the env is reset with the start seed, the agent's generator is seeded with ``(seed, 1)``),
+until the same budget of evaluation cost is spent (:class:`agents.budget.Budget`, cost model in
+:mod:`aann_env.envs.schedule`). The contenders are the trained policy
+(:class:`agents.rl.agent.RLSchedule`) and the SENSE agent with each schedule it ships (``fc``,
+``alternate``, ``random-block``, ``uniform``, ``adaptive``), its default neighbourhood sizes
+(:data:`agents.sense.TASK_NEIGHBORHOODS`) and the loss criterion. So a row of the table is the run
+``aann search --agent sense --schedule S --criterion loss --budget-cost B --seed SEED`` would make.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import csv
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
-from agents.rl.config import ENV_IDS
-
-Schedule = Callable[[np.ndarray, int], int]
-"""Maps (observation, step) to a schedule action."""
-
-FIXED = ("fc", "alternate", "random-block", "uniform", "adaptive")
+from aann_env.envs.registration import TASK_ENV_IDS
+from agents.base import SearchAgent
+from agents.budget import Budget
+from agents.rl.agent import RLSchedule
+from agents.sense import SCHEDULES, SENSE, TASK_NEIGHBORHOODS
 
 
 @dataclass(frozen=True)
 class Result:
-    """One contender's episode from one start."""
+    """One contender's search from one start."""
 
     name: str
     seed: int
+    budget: float
     val_accuracy: float
     test_accuracy: float
     steps: int
-    spent: float
+    cost: float
+    wall_time: float
 
 
-def fixed_schedule(
-    name: str, n_layers: int, n_sizes: int, size_index: int, seed: int, block: int = 3
-) -> Schedule:
-    """A fixed schedule over the schedule env's actions (``layer * n_sizes + size_index``)."""
-    if name not in FIXED:
-        raise ValueError(f"unknown schedule {name!r}; schedules: {FIXED}")
-    rng = np.random.default_rng([seed, 7])
-    current = [int(rng.integers(n_layers))]
-    tried: set[int] = set()
-
-    def act(obs: np.ndarray, step: int) -> int:
-        if name == "adaptive":
-            explore = rng.random() < 0.1  # drawn every step: a fixed stream
-            untried = [i for i in range(n_layers) if i not in tried]
-            if untried:
-                layer = untried[0]
-            elif explore:
-                layer = int(rng.integers(n_layers))
-            else:
-                layer = int(np.argmax(obs[-n_layers:]))  # gain per unit of cost, per layer
-            tried.add(layer)
-        elif name == "fc":
-            layer = n_layers - 1
-        elif name == "alternate":
-            layer = (step // block) % n_layers
-        elif name == "uniform":
-            layer = int(rng.integers(n_layers))
-        else:  # random-block
-            if step % block == 0 and step > 0:
-                current[0] = int(rng.choice([i for i in range(n_layers) if i != current[0]]))
-            layer = current[0]
-        return layer * n_sizes + size_index
-
-    return act
+def contender(name: str, task: str, policy: str | os.PathLike[str] | None) -> SearchAgent:
+    """``"policy"`` (the RL agent) or a SENSE schedule with the task's default sizes."""
+    if name == "policy":
+        if policy is None:
+            raise ValueError("the 'policy' contender needs a policy file or 'shipped'")
+        return RLSchedule(policy)
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown contender {name!r}; contenders: policy, {', '.join(SCHEDULES)}")
+    return SENSE(neighborhood_size=TASK_NEIGHBORHOODS[task], schedule=name, criterion="loss")  # type: ignore[arg-type]
 
 
-def run_episode(env: gym.Env, schedule: Schedule, seed: int, name: str) -> Result:
-    """One budgeted episode from the start of ``seed``."""
-    obs, _ = env.reset(seed=seed)
-    step, done = 0, False
-    while not done:
-        obs, _, terminated, truncated, _ = env.step(schedule(obs, step))
-        step, done = step + 1, terminated or truncated
+def run_one(
+    env: gym.Env,
+    name: str,
+    seed: int,
+    budget: float,
+    task: str = "mnist",
+    policy: str | os.PathLike[str] | None = None,
+) -> Result:
+    """One contender's search from the start of ``seed`` until ``budget`` of cost is spent."""
+    agent = contender(name, task, policy)
+    agent.rng = np.random.default_rng((seed, 1))  # as aann search seeds it
+    env.reset(seed=seed)
+    start = time.perf_counter()
+    agent.run(env, Budget(cost=budget))
+    wall = time.perf_counter() - start
     u = env.unwrapped
-    return Result(name, seed, u.accuracy, u.test_accuracy(), step, u.spent)
+    return Result(name, seed, budget, u.accuracy, u.test_accuracy(), agent.steps, agent.cost, wall)
 
 
 def compare(
-    policy: Callable[[np.ndarray], int] | None,
+    policy: str | os.PathLike[str] | None,
     seeds: Sequence[int],
-    budget: float,
+    budgets: Sequence[float],
     *,
     task: str = "mnist",
     eval_size: int = 10_000,
     sparsity: float = 0.8,
-    neighborhood_sizes: Sequence[int] = (16, 64, 256),
-    size_index: int = -1,
-    schedules: Sequence[str] = FIXED,
+    contenders: Sequence[str] | None = None,
+    log: str | os.PathLike[str] | None = None,
 ) -> list[Result]:
-    """Every contender on every seed at ``budget``: the policy (if given) and ``schedules``.
+    """Every contender from every start at every budget.
 
     Args:
-        policy: Maps an observation of the schedule env to an action (e.g. a deterministic SB3
-            ``predict``); None compares the fixed schedules only.
+        policy: A policy file or ``"shipped"``; None leaves the policy out.
         seeds: Held-out start seeds.
-        budget: Evaluation cost of each episode.
+        budgets: Evaluation-cost budgets.
         task: Task name.
-        eval_size: Validation images the env scores on (the final figure is on these).
+        eval_size: Validation images the searches score on (the table's validation column).
         sparsity: Sparsity of the random starts.
-        neighborhood_sizes: The schedule env's sizes.
-        size_index: The size the fixed schedules use (default: the largest).
-        schedules: Which fixed schedules to run.
+        contenders: Which to run (default: the policy, if given, and every SENSE schedule).
+        log: Append each result to this CSV as it comes (a long comparison loses nothing).
     """
-    env = gym.make(
-        ENV_IDS[task],
-        action_mode="schedule",
-        eval_size=eval_size,
-        sparsity=sparsity,
-        budget=budget,
-        neighborhood_sizes=tuple(neighborhood_sizes),
-        max_episode_steps=-1,
-    )
-    n_layers, n_sizes = env.unwrapped.n_layers, len(neighborhood_sizes)
+    names = list(contenders or ((["policy"] if policy is not None else []) + list(SCHEDULES)))
+    for name in names:  # unknown names fail before any search runs
+        if name != "policy" or policy is None:
+            contender(name, task, policy)
+    env = gym.make(TASK_ENV_IDS[task], sparsity=sparsity, eval_size=eval_size, max_episode_steps=-1)
     results = []
-    for seed in seeds:
-        if policy is not None:
-            results.append(run_episode(env, lambda obs, _: int(policy(obs)), seed, "policy"))
-        for name in schedules:
-            act = fixed_schedule(name, n_layers, n_sizes, size_index % n_sizes, seed)
-            results.append(run_episode(env, act, seed, name))
+    for budget in budgets:
+        for seed in seeds:
+            for name in names:
+                result = run_one(env, name, seed, budget, task, policy)
+                results.append(result)
+                if log is not None:
+                    append_csv(Path(log), [result])
     env.close()
     return results
 
 
+COLUMNS = tuple(f.name for f in fields(Result))
+
+
+def append_csv(path: Path, results: Sequence[Result]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as fh:
+        writer = csv.writer(fh)
+        if new:
+            writer.writerow(COLUMNS)
+        writer.writerows(astuple(r) for r in results)
+
+
+def read_csv(path: Path) -> list[Result]:
+    """Results written by :func:`append_csv`.
+
+    Raises:
+        ValueError: The file is not such a CSV.
+    """
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or tuple(rows[0]) != COLUMNS:
+        raise ValueError(f"{path} is not a results CSV of aann rl eval (columns {COLUMNS})")
+    types = [f.type for f in fields(Result)]
+    convert = {"str": str, "int": int, "float": float}
+    return [Result(*(convert[t](v) for t, v in zip(types, row, strict=True))) for row in rows[1:]]
+
+
 def table(results: Sequence[Result]) -> str:
-    """A Markdown table: mean +- std of the final validation and test accuracy per contender."""
-    lines = ["| contender | starts | validation | test | steps |", "|---|---:|---:|---:|---:|"]
-    for name in dict.fromkeys(r.name for r in results):
-        rows = [r for r in results if r.name == name]
-        val = np.array([r.val_accuracy for r in rows])
-        test = np.array([r.test_accuracy for r in rows])
-        steps = np.mean([r.steps for r in rows])
-        lines.append(
-            f"| {name} | {len(rows)} | {val.mean():.2%} +- {val.std():.2%} | "
-            f"{test.mean():.2%} +- {test.std():.2%} | {steps:.0f} |"
-        )
+    """A Markdown table per budget: mean +- std of the final accuracies, steps and wall time."""
+    lines = [
+        "| budget | contender | starts | validation | test | steps | wall time |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for budget in sorted({r.budget for r in results}):
+        at = [r for r in results if r.budget == budget]
+        for name in dict.fromkeys(r.name for r in at):
+            rows = [r for r in at if r.name == name]
+            val = np.array([r.val_accuracy for r in rows])
+            test = np.array([r.test_accuracy for r in rows])
+            steps = np.mean([r.steps for r in rows])
+            wall = np.mean([r.wall_time for r in rows])
+            lines.append(
+                f"| {budget:,.0f} | {name} | {len(rows)} | {val.mean():.2%} +- {val.std():.2%} | "
+                f"{test.mean():.2%} +- {test.std():.2%} | {steps:.0f} | {wall:.0f} s |"
+            )
     return "\n".join(lines)

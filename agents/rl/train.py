@@ -2,9 +2,10 @@
 
 The run directory (:class:`aann_env.runs.directory.RunDirectory`) holds ``config.json`` (the
 :class:`~agents.rl.config.RLConfig`), ``checkpoint.zip`` (the SB3 model: policy, optimiser and
-step count; ``checkpoint.prev.zip`` is the one before), ``eval.csv`` (the held-out evaluations),
+step count; ``checkpoint.prev.zip`` is the one before; ``train_time.json`` the training wall time up to it), ``eval.csv`` (the held-out evaluations),
 ``logs/<session>/progress.csv`` (SB3's own log, TensorBoard files too when ``tensorboard`` is
-installed), ``policy.zip`` and ``summary.json`` at the end, and ``run.lock`` while a process
+installed), ``policy.zip`` with its provenance ``policy.json`` (:mod:`agents.rl.policy`) and
+``summary.json`` at the end, and ``run.lock`` while a process
 trains. ``--resume`` continues from the last checkpoint: the policy, the optimiser state and the
 step count are restored; the envs start afresh, so the trajectory is not the one an unbroken run
 would take (the issue does not ask for that).
@@ -16,49 +17,60 @@ any script you run.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import platform
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import stable_baselines3 as sb3
-from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
-from aann_env.errors import CheckpointError
+from aann_env.atomic import atomic_write
 from aann_env.progress import progress_bar
 from aann_env.runs.directory import RunDirectory
 from aann_env.runs.history import CsvLog
 from agents.rl.config import RLConfig, env_factory, make_env
+from agents.rl.policy import ALGORITHMS, check_model_file, write_provenance
 
-ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
 EVAL_COLUMNS = ("timesteps", "seed", "final_accuracy", "final_loss", "steps", "spent")
 
 
-def read_model_path(path: Path) -> Path:
-    """Check that ``path`` is a readable SB3 zip (for the checkpoint fallback)."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            if "data" not in zf.namelist():
-                raise CheckpointError(f"{path} is not a Stable-Baselines3 model (no 'data' entry)")
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"{path} is not a readable model file ({exc})") from exc
-    return path
+class _Clock:
+    """Training wall time summed over sessions, saved with each checkpoint (``train_time.json``),
+    so that a run killed and resumed reports the time of every session up to its checkpoint."""
+
+    def __init__(self, path: Path, resume: bool) -> None:
+        self.path = path
+        self.before = 0.0
+        if resume:
+            try:
+                self.before = float(json.loads(path.read_text())["wall_time"])
+            except (OSError, ValueError, KeyError, TypeError):
+                self.before = _logged_time(path.parent / "logs")  # a run from before the clock
+        self.start = time.perf_counter()
+
+    def total(self) -> float:
+        return self.before + time.perf_counter() - self.start
+
+    def save(self) -> None:
+        text = json.dumps({"wall_time": self.total()}).encode()
+        atomic_write(self.path, lambda fh: fh.write(text))
 
 
 class _Checkpoint(BaseCallback):
     """Saves the model into the run directory every ``every`` timesteps."""
 
-    def __init__(self, run: RunDirectory, every: int) -> None:
+    def __init__(self, run: RunDirectory, every: int, clock: _Clock) -> None:
         super().__init__()
         self.run = run
         self.every = every
+        self.clock = clock
         self._next = 0
 
     def _on_training_start(self) -> None:
@@ -67,6 +79,7 @@ class _Checkpoint(BaseCallback):
     def _on_step(self) -> bool:
         if self.num_timesteps >= self._next:
             self.run.save_checkpoint(lambda fh: self.model.save(fh))
+            self.clock.save()
             self._next = self.num_timesteps + self.every
         return True
 
@@ -164,12 +177,12 @@ class RLTraining:
         cfg = self.config
         algo = ALGORITHMS[cfg.algo]
         if self.resume:
-            path = self.directory.load_checkpoint(read_model_path)
+            path = self.directory.load_checkpoint(check_model_file)
             if path is not None:
                 return algo.load(path, env=venv, device=cfg.device)
         kwargs: dict[str, Any] = {"learning_rate": cfg.learning_rate}
         if cfg.algo in ("ppo", "a2c"):
-            kwargs["n_steps"] = cfg.n_steps
+            kwargs |= {"n_steps": cfg.n_steps, "ent_coef": cfg.ent_coef}
         if cfg.algo == "ppo":
             kwargs["batch_size"] = min(cfg.batch_size, cfg.n_steps * cfg.n_envs)
         if cfg.algo == "dqn":
@@ -193,6 +206,7 @@ class RLTraining:
                 self.directory.write_config(cfg.to_dict())
             log = self.directory.log("eval.csv", EVAL_COLUMNS)
             start = time.perf_counter()
+            clock = _Clock(self.out / "train_time.json", self.resume)
             try:
                 model = self._model(venv)
                 if self.resume and (self.out / "eval.csv").exists():
@@ -201,7 +215,7 @@ class RLTraining:
                     log.create()
                 model.set_logger(configure(str(self._log_folder()), self._log_formats()))
                 callbacks: list[BaseCallback] = [
-                    _Checkpoint(self.directory, cfg.checkpoint_steps),
+                    _Checkpoint(self.directory, cfg.checkpoint_steps, clock),
                     _HeldOutEval(cfg, log),
                 ]
                 if progress:
@@ -210,14 +224,17 @@ class RLTraining:
                 model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False)
                 self.directory.save_checkpoint(lambda fh: model.save(fh))
                 model.save(self.out / "policy.zip")
+                clock.save()
             finally:
                 log.close()
                 venv.close()
+            wall = time.perf_counter() - start
             summary = {
                 "formulation": cfg.formulation,
                 "algo": cfg.algo,
                 "timesteps": int(model.num_timesteps),
-                "wall_time_this_session": time.perf_counter() - start,
+                "wall_time_this_session": wall,
+                "wall_time": clock.total(),  # every session, up to its last checkpoint
                 "policy": str(self.out / "policy.zip"),
                 "command": cfg.command,
                 "seed": cfg.seed,
@@ -225,6 +242,12 @@ class RLTraining:
                 "python": platform.python_version(),
             }
             self.directory.write_summary(summary)
+            keys = ("command", "seed", "timesteps", "wall_time", "stable_baselines3", "python")
+            write_provenance(
+                self.out / "policy.zip",
+                cfg,
+                {k: summary[k] for k in keys} | {"torch": _torch_version()},
+            )
         return summary
 
     def _log_folder(self) -> Path:
@@ -238,3 +261,22 @@ class RLTraining:
         if importlib.util.find_spec("tensorboard") is not None:
             formats.append("tensorboard")
         return formats
+
+
+def _torch_version() -> str:
+    import torch
+
+    return str(torch.__version__)
+
+
+def _logged_time(logs: Path) -> float:
+    """Training time from SB3's own logs (``time/time_elapsed`` of each session's last row)."""
+    total = 0.0
+    for progress in sorted(logs.glob("*/progress.csv")):
+        rows = progress.read_text().splitlines()
+        if len(rows) < 2:
+            continue
+        header, last = rows[0].split(","), rows[-1].split(",")
+        if "time/time_elapsed" in header and len(last) == len(header):
+            total += float(last[header.index("time/time_elapsed")])
+    return total

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +26,7 @@ def load_example(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -91,3 +93,36 @@ def test_from_psiren_starts_from_the_shipped_net(env):
 
     _, info = env.reset(options={"init": net})
     assert info["accuracy"] == result["accuracy"]
+
+
+def test_schedule_ppo_trains_and_compares_at_equal_cost():
+    example = load_example("rl_schedule_ppo")
+    out = example.run_schedule_ppo(
+        total_steps=16,
+        num_steps=4,
+        eval_size=100,
+        budget_low=2000.0,
+        budget_high=4000.0,
+        decisions=4,
+        eval_budget=3000.0,
+        eval_seeds=(5,),
+        test_eval_size=200,
+    )
+    assert out["episode_returns"], "training finished no episode"
+    assert set(out["results"]) == {"ppo", "fc", "adaptive"}
+    for rows in out["results"].values():
+        assert len(rows) == 1 and all(0.0 <= a <= 1.0 for a in rows[0])
+
+
+def test_proposal_policy_and_uniform_spend_the_same_tries():
+    example = load_example("rl_proposal")
+    out = example.run_proposal(
+        timesteps=64, n_candidates=4, tries=8, eval_size=100, test_eval_size=200, seeds=(5, 6)
+    )
+    assert set(out["results"]) == {"ppo", "uniform"}
+    env = example.make_env(4, 8, 200)
+    calls = []
+    example.episode(env, lambda obs: calls.append(1) or 0, 5)
+    assert len(calls) == 8  # an episode is exactly `tries` proposals, one evaluation each
+    for rows in out["results"].values():
+        assert len(rows) == 2

@@ -1,0 +1,157 @@
+"""Tests of a trained schedule policy as a search agent (``aann search --agent rl``), policy
+files (provenance, hash check) and ``aann rl eval``, at tiny budgets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import agents.rl.policy as policy_module
+from agents.budget import Budget
+from agents.cli import main
+from agents.rl.agent import RLSchedule
+from agents.rl.evaluate import compare, read_csv
+from agents.rl.policy import PolicyError, load_policy
+
+pytestmark = pytest.mark.usefixtures("mnist_ready")
+
+SIZES = "1.0=1/2,2.0=2/4,fc=4/16"
+BUDGET = 3000.0
+
+
+@pytest.fixture(scope="module")
+def policy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A schedule policy trained for a few steps, with its provenance."""
+    out = tmp_path_factory.mktemp("rl") / "run"
+    args = ["rl", "train", "--formulation", "schedule", "--neighborhood-sizes", SIZES]
+    args += ["--budget", "2000,4000", "--decisions", "6", "--n-envs", "1", "--n-steps", "8"]
+    args += ["--batch-size", "8", "--eval-size", "100", "--timesteps", "8", "--no-progress"]
+    assert main([*args, "--eval-every", "100", "--out", str(out)]) == 0
+    return out / "policy.zip"
+
+
+def test_training_writes_the_policy_with_its_provenance(policy_file: Path) -> None:
+    record = json.loads(policy_file.with_suffix(".json").read_text())
+    assert record["command"].startswith("aann rl train") and record["seed"] == 0
+    assert record["timesteps"] == 8 and record["stable_baselines3"] and record["torch"]
+    assert record["config"]["decisions"] == 6
+    assert record["sha256"] == policy_module.sha256(policy_file)
+    policy = load_policy(policy_file)
+    assert policy.config.neighborhood_sizes == {"1.0": (1, 2), "2.0": (2, 4), "fc": (4, 16)}
+
+
+def test_the_agent_makes_the_moves_of_the_policy_in_the_schedule_env(policy_file: Path) -> None:
+    policy = load_policy(policy_file)
+    cfg = policy.config
+    env = gym.make(
+        "AANN-MNIST-v0",
+        action_mode="schedule",
+        eval_size=100,
+        criterion=cfg.criterion,
+        reward=cfg.reward,
+        budget=BUDGET,
+        decisions=cfg.decisions,
+        neighborhood_sizes=cfg.neighborhood_sizes,
+        max_episode_steps=-1,
+        test_at_episode_end=False,
+    )
+    obs, _ = env.reset(seed=11)
+    done, spent = False, 0.0
+    while not done:
+        obs, _, terminated, truncated, info = env.step(policy.act(obs))
+        done, spent = terminated or truncated, info["spent"]
+    search_env = gym.make("AANN-MNIST-v0", eval_size=100, max_episode_steps=-1)
+    search_env.reset(seed=11)
+    agent = RLSchedule(policy_file)
+    agent.run(search_env, Budget(cost=BUDGET))
+    assert agent.cost == spent
+    assert search_env.unwrapped.network == env.unwrapped.network
+
+
+def test_aann_search_with_the_rl_agent_resumes_the_same_trajectory(
+    policy_file: Path, tmp_path: Path
+) -> None:
+    base = ["search", "--agent", "rl", "--policy", str(policy_file), "--eval-size", "100"]
+    base += ["--seed", "3", "--no-progress", "--no-plot", "--checkpoint-steps", "100"]
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    budget = BUDGET / 2
+    assert main([*base, "--budget-cost", str(budget), "--out", str(straight)]) == 0
+    assert main([*base, "--budget-cost", str(budget / 3), "--out", str(broken)]) == 0
+    assert main(["search", "--out", str(broken), "--resume", "--budget-cost", str(budget)]) == 0
+    for name in ("current.npz", "best.npz", "history.csv"):
+        a, b = (straight / name).read_bytes(), (broken / name).read_bytes()
+        if name == "history.csv":  # wall times (and when tests ran) differ; the moves do not
+            a, b = (_moves(x.decode()) for x in (a, b))
+        assert a == b, name
+    no_cost = [*base[:5], "--budget-evals", "10", "--out", str(tmp_path / "x")]
+    assert main(no_cost) == 2 and not (tmp_path / "x").exists()  # the rl agent needs a cost budget
+
+
+def _moves(text: str) -> list[list[str]]:
+    rows = [line.split(",") for line in text.splitlines()]
+    drop = {rows[0].index("wall_time"), rows[0].index("test_accuracy")}
+    return [[v for i, v in enumerate(r) if i not in drop] for r in rows]
+
+
+def test_policy_files_are_checked_before_loading(
+    policy_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = tmp_path / "bare.zip"
+    shutil.copy(policy_file, bare)
+    with pytest.raises(PolicyError, match="no provenance"):
+        load_policy(bare)
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(PolicyError, match="not a readable model"):
+        load_policy(broken)
+    with pytest.raises(PolicyError, match="no policy file"):
+        load_policy(tmp_path / "missing.zip")
+    shipped = tmp_path / "shipped.zip"
+    shutil.copy(policy_file, shipped)
+    shutil.copy(policy_file.with_suffix(".json"), shipped.with_suffix(".json"))
+    monkeypatch.setattr(policy_module, "SHIPPED", shipped)
+    monkeypatch.setattr(policy_module, "SHIPPED_SHA256", "0" * 64)
+    with pytest.raises(PolicyError, match="does not match its recorded SHA-256"):
+        load_policy("shipped")
+    monkeypatch.setattr(policy_module, "SHIPPED_SHA256", policy_module.sha256(shipped))
+    assert load_policy("shipped").config.decisions == 6
+
+
+def test_the_shipped_policy_loads_and_matches_its_hash() -> None:
+    policy = load_policy("shipped")
+    assert policy.config.formulation == "schedule"
+    assert policy.provenance["sha256"] == policy_module.SHIPPED_SHA256
+    assert policy.provenance["command"].startswith("aann rl train")
+    obs = np.zeros(policy.model.observation_space.shape, dtype=np.float32)
+    assert 0 <= policy.act(obs) < policy.model.action_space.n
+
+
+def test_rl_eval_runs_every_contender_at_equal_cost(policy_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results.csv"
+    args = ["rl", "eval", str(policy_file), "--seeds", "900000", "--budget", "300,500"]
+    assert main([*args, "--eval-size", "100", "--out", str(out)]) == 0
+    results = read_csv(out)
+    names = ["policy", "alternate", "fc", "random-block", "uniform", "adaptive"]
+    assert [r.name for r in results] == names * 2
+    for r in results:
+        assert r.budget <= r.cost < r.budget + 32 * 1200  # ends at the first step past it
+    assert out.with_suffix(".md").is_file() and out.with_suffix(".png").is_file()
+    merged = tmp_path / "merged.csv"
+    assert main(["rl", "eval", "--results", str(out), str(out), "--out", str(merged)]) == 0
+    assert len(read_csv(merged)) == 24
+    assert main([*args, "--out", str(out)]) == 2  # an existing results file is not appended to
+    assert main(["rl", "eval", "--budget", "100", "--contenders", "fc,greedy"]) == 2
+
+
+def test_the_comparison_is_reproducible() -> None:
+    first = compare(None, [5], [200.0], eval_size=100, contenders=["fc", "uniform"])
+    again = compare(None, [5], [200.0], eval_size=100, contenders=["fc", "uniform"])
+    strip = [(r.name, r.val_accuracy, r.test_accuracy, r.steps, r.cost) for r in first]
+    assert strip == [(r.name, r.val_accuracy, r.test_accuracy, r.steps, r.cost) for r in again]
+    fc = first[0]
+    assert fc.steps == 1 and fc.cost == 256.0  # one fc neighbourhood of 256 (1 unit each)
