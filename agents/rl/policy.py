@@ -31,7 +31,7 @@ ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN
 SHIPPED_DIR = Path(__file__).resolve().parent / "policies"
 SHIPPED = SHIPPED_DIR / "schedule-mnist.zip"
 """The schedule policy that ships with aann (``aann search --agent rl --policy shipped``)."""
-SHIPPED_SHA256 = "unset"
+SHIPPED_SHA256 = "1dac725c7c18a167ddad4f58142484fba1106620af913c3797469041bcf05c4b"
 """SHA-256 of :data:`SHIPPED`; the file is refused unless it matches."""
 
 
