@@ -186,8 +186,11 @@ def env_kwargs(cfg: RLConfig) -> dict[str, Any]:
 
 
 def make_env(cfg: RLConfig, rank: int) -> gym.Env:
-    """Training env ``rank`` of ``cfg`` (its seed is ``cfg.seed + rank``, set by the VecEnv)."""
-    return gym.make(ENV_IDS[cfg.task], **env_kwargs(cfg))
+    """Training env ``rank`` of ``cfg`` (its seed is ``cfg.seed + rank``, set by the VecEnv),
+    wrapped in SB3's ``Monitor`` so that the log has episode returns (``rollout/ep_rew_mean``)."""
+    from stable_baselines3.common.monitor import Monitor
+
+    return Monitor(gym.make(ENV_IDS[cfg.task], **env_kwargs(cfg)))
 
 
 def env_factory(cfg: RLConfig, rank: int) -> Callable[[], gym.Env]:
