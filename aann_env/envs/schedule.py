@@ -143,6 +143,18 @@ def check_budget(budget: float | Sequence[float] | None) -> tuple[float, float] 
     return low, high
 
 
+def check_decisions(
+    decisions: int | None, action_mode: str, budget_range: tuple[float, float] | None
+) -> None:
+    """``decisions`` needs the schedule action mode, a budget, and to be at least 1."""
+    if decisions is not None and (
+        decisions < 1 or action_mode != "schedule" or budget_range is None
+    ):
+        raise ValueError(
+            f"decisions={decisions} needs action_mode='schedule', a budget and decisions >= 1"
+        )
+
+
 def draw_budget(budget_range: tuple[float, float], rng: np.random.Generator) -> float:
     """The budget of an episode: ``low`` if the range is one value, else log-uniform in it."""
     low, high = budget_range

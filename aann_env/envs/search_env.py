@@ -40,6 +40,15 @@ def _check_modes(
             raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
+def _check_numbers(sparsity: float, neighborhood_size: int, n_candidates: int) -> None:
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+    if neighborhood_size < 1:
+        raise ValueError(f"neighborhood_size must be >= 1, got {neighborhood_size}")
+    if n_candidates < 1:
+        raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
+
+
 class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     """
     ## Description
@@ -176,17 +185,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     ) -> None:
         _check_modes(action_mode, observation_mode, reward, render_mode, self.metadata)
         check_rules(criterion, accept)
-        if not 0.0 <= sparsity < 1.0:
-            raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
-        if neighborhood_size < 1:
-            raise ValueError(f"neighborhood_size must be >= 1, got {neighborhood_size}")
+        _check_numbers(sparsity, neighborhood_size, n_candidates)
         self.budget_range = schedule.check_budget(budget)
-        if decisions is not None and (decisions < 1 or action_mode != "schedule" or budget is None):
-            raise ValueError(
-                f"decisions={decisions} needs action_mode='schedule', a budget and decisions >= 1"
-            )
-        if n_candidates < 1:
-            raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
+        schedule.check_decisions(decisions, action_mode, self.budget_range)
         if action_mode == "proposal" and observation_mode != "summary":
             raise ValueError(
                 "the proposal action mode observes candidates: use observation_mode='summary'"
