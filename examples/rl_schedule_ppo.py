@@ -6,7 +6,7 @@ layer and neighbourhood size of the SENSE steps that spend it (``action_mode="sc
 comparison at the end runs the trained policy and the SENSE agent's ``fc`` and ``adaptive``
 schedules from held-out starts at one equal budget, and prints their final accuracies.
 
-Run it with ``python examples/rl_schedule_ppo.py`` (about 5 minutes on a 2-core CPU); every
+Run it with ``python examples/rl_schedule_ppo.py`` (about 8 minutes of CPU time); every
 field of :class:`Args` is a flag (``--total-steps 4096``). ``aann rl train`` trains with
 Stable-Baselines3 instead, with checkpoints, resume and held-out evaluations.
 """
