@@ -1,5 +1,5 @@
 """``aann rl train`` trains an RL search policy with Stable-Baselines3 in a run directory;
-``aann rl eval`` compares one with fixed schedules at an equal evaluation-cost budget.
+``aann rl eval`` compares one with the SENSE agent's schedules at an equal evaluation-cost budget.
 
 The run directory gets the config, SB3 checkpoints (``--resume`` continues after a kill: policy,
 optimiser and step count), the held-out evaluations (``eval.csv``), SB3's CSV log (and TensorBoard
