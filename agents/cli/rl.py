@@ -153,14 +153,14 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     """Compare the policy (if given) with SENSE's schedules; print and write the table."""
     from aann_env.viz import plot_comparison
-    from agents.rl.evaluate import compare, read_csv, table
+    from agents.rl.evaluate import append_csv, compare, read_csv, table
 
     try:
         if args.results:
             results = [r for path in args.results for r in read_csv(Path(path))]
             if args.out:
                 Path(args.out).unlink(missing_ok=True)
-                append_results(Path(args.out), results)
+                append_csv(Path(args.out), results)
         else:
             if args.budget is None:
                 return fail("rl eval", "give --budget (or --results to merge earlier results)")
@@ -191,12 +191,6 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def append_results(path: Path, results: list[Any]) -> None:
-    from agents.rl.evaluate import append_csv
-
-    append_csv(path, results)
-
-
 def _costs(text: str) -> tuple[float, ...]:
     try:
         return tuple(positive_float(v) for v in text.split(","))
@@ -208,7 +202,7 @@ def _costs(text: str) -> tuple[float, ...]:
 
 def _budget(text: str) -> tuple[float, ...]:
     try:
-        values = tuple(positive_float(v) for v in text.split(","))
+        values = _costs(text)
     except argparse.ArgumentTypeError:
         values = ()
     if len(values) not in (1, 2) or values[0] > values[-1]:

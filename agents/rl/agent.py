@@ -56,9 +56,13 @@ class RLSchedule(SearchAgent):
         self._layer_rewards: list[deque[float]] = []
         self._layer_spent: list[deque[float]] = []
         self._decision: dict[str, Any] | None = None  # layer, k, start cost, spent, before
+        self._tables: tuple[np.ndarray, np.ndarray] | None = None  # sizes and costs per layer
 
     def _ready(self, env: gym.Env) -> tuple[np.ndarray, np.ndarray]:
-        """The size table and the layer costs of the env's architecture (checked once)."""
+        """The size table and the layer costs of the env's architecture (built and checked at
+        the first step, not at every one)."""
+        if self._tables is not None:
+            return self._tables
         u = env.unwrapped
         arch = u.network.arch
         table = schedule.size_table(arch, self.policy.config.neighborhood_sizes)
@@ -72,7 +76,8 @@ class RLSchedule(SearchAgent):
                 f"{arch.name!r} schedule observations are {expected}: a policy of another task"
             )
         costs = np.array([self.layer_costs.get(name, 1.0) for name in arch.layer_names])
-        return table, costs
+        self._tables = (table, costs)
+        return self._tables
 
     def _budget_cost(self) -> float:
         if self.budget is None or self.budget.cost is None:
