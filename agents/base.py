@@ -22,6 +22,14 @@ from agents.budget import Budget, StepInfo
 from agents.callbacks import BaseCallback
 
 
+def score_fields(unwrapped: Any) -> dict[str, float | None]:
+    """:class:`StepInfo`'s scoring accuracy and loss: set only when the env scores on other
+    images than it selects by."""
+    if getattr(unwrapped, "score_on", "valid") == "valid":
+        return {"score_accuracy": None, "score_loss": None}
+    return {"score_accuracy": unwrapped.accuracy, "score_loss": unwrapped.loss}
+
+
 class SearchAgent(ABC):
     """A search over one network family, through the env's public API.
 
@@ -85,9 +93,10 @@ class SearchAgent(ABC):
                     wall_time=self.wall_time(),
                     layer=layer,
                     committed=committed,
-                    val_accuracy=unwrapped.accuracy,
-                    val_loss=unwrapped.loss,
+                    val_accuracy=unwrapped.val_accuracy,
+                    val_loss=unwrapped.val_loss,
                     best_val_accuracy=self.best_accuracy,
+                    **score_fields(unwrapped),
                 )
                 if callback is not None and not callback.on_step(info):
                     break
@@ -100,7 +109,7 @@ class SearchAgent(ABC):
         return self.best_network
 
     def _note_best(self, env: gym.Env) -> None:
-        accuracy = env.unwrapped.accuracy
+        accuracy = env.unwrapped.val_accuracy  # the selection metric, never the scoring one
         if accuracy > self.best_accuracy:
             self.best_accuracy = accuracy
             self.best_network = env.unwrapped.network.copy()

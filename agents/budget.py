@@ -52,3 +52,6 @@ class StepInfo:
     val_accuracy: float
     val_loss: float
     best_val_accuracy: float
+    score_accuracy: float | None = None
+    """Accuracy on the scoring images when they are not the validation images (else None)."""
+    score_loss: float | None = None

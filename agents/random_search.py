@@ -38,7 +38,9 @@ class RandomSearch(SearchAgent):
         swaps = self._propose(env, self.batch, self.layer_weights)
         accuracy = u.evaluate_swaps(swaps).accuracy
         top = int(np.argmax(accuracy))
-        if accuracy[top] > self.best_accuracy:  # a scored neighbour beat everything seen
+        # A scored neighbour that beat everything seen is kept, when the scoring images are the
+        # selection images; otherwise only the networks the walk visits are selected from.
+        if u.score_on == "valid" and accuracy[top] > self.best_accuracy:
             self.best_accuracy = float(accuracy[top])
             best = u.network.copy()
             best.apply_swap(swaps[top])

@@ -33,11 +33,12 @@ import numpy as np
 import aann_env  # noqa: F401  (registers the env ids)
 from aann_env.core.network import TernaryNetwork
 from aann_env.envs.registration import TASK_ENV_IDS
+from aann_env.envs.scoring import check_scoring
 from aann_env.errors import CheckpointError
 from aann_env.runs.directory import RunDirectory
-from aann_env.runs.history import SEARCH_COLUMNS, CsvLog
+from aann_env.runs.history import SCORE_COLUMNS, SEARCH_COLUMNS, CsvLog
 from agents.annealing import SimulatedAnnealing
-from agents.base import SearchAgent
+from agents.base import SearchAgent, score_fields
 from agents.budget import Budget, StepInfo
 from agents.callbacks import BaseCallback, CallbackList, ProgressBarCallback
 from agents.random_search import RandomSearch
@@ -83,8 +84,17 @@ class SearchConfig:
     """Stop after this much wall time (summed over resumes)."""
     budget_cost: float | None = None
     """Stop after this much evaluation cost (:class:`agents.budget.Budget`)."""
-    eval_size: int = 10_000
-    """Validation images the search is scored on."""
+    score_on: str = "train"
+    """Split the search scores neighbours on: "train" (validation stays for selecting the best
+    network) or "valid" (the paper's protocol: one split for both). A stored config without it
+    predates the choice and scored on "valid"."""
+    eval_size: int | None = 10_000
+    """Images scored at a time: a subset (or, with ``rotate_every``, batches) of ``score_on``;
+    None: the whole split."""
+    rotate_every: int | None = None
+    """Move the scoring images to the next batch of the split every this many scoring rounds."""
+    selection_size: int | None = 10_000
+    """Validation images the best network is selected by, when scoring on the training split."""
     device: str = "cpu"
     """Torch device of the evaluator."""
     data_dir: str | None = None
@@ -104,6 +114,7 @@ class SearchConfig:
                 f"unknown task {self.task!r}; tasks with an env: {sorted(TASK_ENV_IDS)}"
             )
         Budget(self.budget_evals, self.budget_seconds, self.budget_cost)  # validates
+        check_scoring(self.score_on, self.rotate_every)
         if self.agent == "rl" and self.budget_cost is None:
             raise ValueError(
                 "the rl agent needs a cost budget (--budget-cost): its policy observes the "
@@ -114,7 +125,9 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("score_on", "valid")  # stored before the choice: validation scoring
+        return cls(**values)
 
     def trajectory_fields(self) -> dict[str, Any]:
         """The fields the trajectory depends on (all but :data:`RESUMABLE_FIELDS`)."""
@@ -141,6 +154,9 @@ def make_env(cfg: SearchConfig) -> gym.Env:
         TASK_ENV_IDS[cfg.task],
         sparsity=cfg.sparsity,
         eval_size=cfg.eval_size,
+        score_on=cfg.score_on,
+        rotate_every=cfg.rotate_every,
+        selection_size=cfg.selection_size,
         device=cfg.device,
         data_dir=cfg.data_dir,
         max_episode_steps=-1,  # a search is one open-ended episode
@@ -213,7 +229,7 @@ class HistoryCallback(BaseCallback):
         assert self.env is not None
         due = self.schedule.due(info.step)
         test = self.env.unwrapped.test_accuracy() if due else None  # type: ignore[attr-defined]
-        self.log.append(history_row(info, test))
+        self.log.append(history_row(info, test, len(self.log.columns) > len(SEARCH_COLUMNS)))
         return True
 
 
@@ -233,8 +249,10 @@ class CheckpointCallback(BaseCallback):
         return True
 
 
-def history_row(info: StepInfo, test_accuracy: float | None) -> list[Any]:
-    """One ``history.csv`` row (:data:`SEARCH_COLUMNS`); floats keep every digit."""
+def history_row(info: StepInfo, test_accuracy: float | None, scores: bool = False) -> list[Any]:
+    """One ``history.csv`` row (:data:`SEARCH_COLUMNS`, then :data:`SCORE_COLUMNS` if
+    ``scores``); floats keep every digit."""
+    extra = [repr(info.score_accuracy), repr(info.score_loss)] if scores else []
     return [
         info.step,
         info.evals,
@@ -245,6 +263,7 @@ def history_row(info: StepInfo, test_accuracy: float | None) -> list[Any]:
         repr(info.val_loss),
         "" if test_accuracy is None else repr(test_accuracy),
         repr(info.best_val_accuracy),
+        *extra,
     ]
 
 
@@ -292,6 +311,7 @@ class SearchRun:
         state = {
             "agent": agent.state_dict(),
             "env_rng": u.np_random.bit_generator.state,
+            "scoring": u.scoring_state(),
             "history_rows": self._log.rows,
             "trajectory_key": self.config.trajectory_key(),
         }
@@ -319,6 +339,7 @@ class SearchRun:
             current, best, state = restored
             env.reset(seed=cfg.seed, options={"init": current})
             env.unwrapped.np_random.bit_generator.state = state["env_rng"]
+            env.unwrapped.restore_scoring_state(state.get("scoring", {"rounds": 0}))
             agent.load_state_dict(state["agent"], best)
             log.resume(int(state["history_rows"]))
             return
@@ -327,8 +348,10 @@ class SearchRun:
         u = env.unwrapped
         self.directory.write_config({**asdict(cfg), "layer_names": list(u.network.layer_names)})
         log.create()
-        start = StepInfo(0, 0, 0.0, "", False, u.accuracy, u.loss, u.accuracy)
-        log.append(history_row(start, u.test_accuracy()))
+        start = StepInfo(
+            0, 0, 0.0, "", False, u.val_accuracy, u.val_loss, u.val_accuracy, **score_fields(u)
+        )
+        log.append(history_row(start, u.test_accuracy(), len(log.columns) > len(SEARCH_COLUMNS)))
 
     def run(self, progress: bool = True) -> dict[str, Any]:
         """Run (or continue) the search to its budget; return the summary.
@@ -340,7 +363,8 @@ class SearchRun:
         with self.directory.lock:
             env = make_env(cfg)
             agent = make_agent(cfg)
-            self._log = log = self.directory.log("history.csv", SEARCH_COLUMNS)
+            columns = SEARCH_COLUMNS + (SCORE_COLUMNS if cfg.score_on != "valid" else ())
+            self._log = log = self.directory.log("history.csv", columns)
             try:
                 self._start(env, agent, log)
                 schedule = CheckpointSchedule(cfg.checkpoint_seconds, cfg.checkpoint_steps)
@@ -366,7 +390,9 @@ class SearchRun:
             "steps": agent.steps,
             "evals": agent.evals,
             "wall_time": agent.elapsed,
-            "val_accuracy": u.accuracy,
+            "score_on": self.config.score_on,
+            "score_accuracy": u.accuracy,
+            "val_accuracy": u.val_accuracy,
             "test_accuracy": u.test_accuracy(),
             "best_val_accuracy": agent.best_accuracy,
             "best_test_accuracy": u.test_accuracy(best),

@@ -47,9 +47,15 @@ DEFAULT_LAYER_COSTS = LAYER_COSTS
 class SENSE(SearchAgent):
     """Stochastic search and succeed.
 
+    The defaults are the best configuration measured (the README's results): the adaptive
+    schedule, neighbours ranked by loss, the task's neighbourhood sizes
+    (:data:`TASK_NEIGHBORHOODS`). The paper's runs are presets of ``aann search``
+    (``--preset paper-fig6|paper-fig7|paper-fig8``).
+
     Args:
         neighborhood_size: Swaps scored per neighbourhood: one number, or a mapping from layer
-            name to number (a conv ``1.0`` swap costs far more to score than an fc one).
+            name to number (a conv ``1.0`` swap costs far more to score than an fc one); None:
+            the env's task's sizes in :data:`TASK_NEIGHBORHOODS`.
         schedule: Which layer each neighbourhood searches (see the module docstring).
         block: Neighbourhoods per layer visit for ``"alternate"`` and ``"random-block"``.
         layer_weights: Odds of each layer for ``"uniform"`` (default: equal).
@@ -67,11 +73,11 @@ class SENSE(SearchAgent):
 
     def __init__(
         self,
-        neighborhood_size: int | Mapping[str, int] = 64,
-        schedule: Schedule = "alternate",
+        neighborhood_size: int | Mapping[str, int] | None = None,
+        schedule: Schedule = "adaptive",
         block: int = 3,
         layer_weights: Sequence[float] | None = None,
-        criterion: Criterion = "accuracy",
+        criterion: Criterion = "loss",
         accept: AcceptRule = "no_worse",
         layer_costs: Mapping[str, float] | None = None,
         epsilon: float = 0.1,
@@ -93,6 +99,8 @@ class SENSE(SearchAgent):
         sizes = (
             neighborhood_size.values()
             if isinstance(neighborhood_size, Mapping)
+            else []
+            if neighborhood_size is None
             else [neighborhood_size]
         )
         if any(int(k) < 1 for k in sizes):
@@ -135,18 +143,25 @@ class SENSE(SearchAgent):
             raise ValueError(f"layer_weights must be {n_layers} non-negative numbers, not all zero")
         return int(self.rng.choice(n_layers, p=weights / weights.sum()))
 
-    def _size(self, layer_name: str) -> int:
-        if isinstance(self.neighborhood_size, Mapping):
-            if layer_name not in self.neighborhood_size:
+    def _size(self, layer_name: str, task: str) -> int:
+        sizes = self.neighborhood_size
+        if sizes is None:
+            if task not in TASK_NEIGHBORHOODS:
+                raise ValueError(
+                    f"no default neighbourhood sizes for task {task!r}: pass neighborhood_size"
+                )
+            sizes = TASK_NEIGHBORHOODS[task]
+        if isinstance(sizes, Mapping):
+            if layer_name not in sizes:
                 raise ValueError(f"neighborhood_size has no entry for layer {layer_name!r}")
-            return int(self.neighborhood_size[layer_name])
-        return int(self.neighborhood_size)
+            return int(sizes[layer_name])
+        return int(sizes)
 
     def _search_step(self, env: gym.Env) -> tuple[str, int, bool]:
         u = env.unwrapped
         layer = self._layer_for_step(u.n_layers)
         name = u.network.layer_names[layer]
-        swaps = u.sample_swaps(self._size(name), layer=layer)
+        swaps = u.sample_swaps(self._size(name, u.task.name), layer=layer)
         scores = u.evaluate_swaps(swaps)
         choice = select(
             scores.accuracy, scores.loss, u.accuracy, u.loss, self.criterion, self.accept

@@ -14,8 +14,10 @@ from gymnasium import spaces
 from aann_env.core.forward import evaluate
 from aann_env.core.network import TernaryNetwork, random_network
 from aann_env.envs import proposal, schedule
+from aann_env.envs.checks import check_modes, check_numbers
 from aann_env.envs.observations import HISTORY, summary, summary_space, weights_space
 from aann_env.envs.render import render_image, render_text
+from aann_env.envs.scoring import ScoringEvaluators, ScoringSet, ScoringSplit, check_scoring
 from aann_env.envs.selection import AcceptRule, Criterion, check_rules, select
 from aann_env.evaluation import IncrementalEvaluator, SwapScores
 from aann_env.nets import load_psiren
@@ -26,29 +28,6 @@ RewardMode = Literal["accuracy", "loss"]
 ObservationMode = Literal["summary", "weights"]
 
 
-def _check_modes(
-    action_mode: str, observation_mode: str, reward: str, render_mode: str | None, metadata: dict
-) -> None:
-    """Raise ValueError for an unknown action, observation, reward or render mode."""
-    for name, value, allowed in (
-        ("action_mode", action_mode, ("swap", "layer", "schedule", "proposal")),
-        ("observation_mode", observation_mode, ("summary", "weights")),
-        ("reward", reward, ("accuracy", "loss")),
-        ("render_mode", render_mode, (None, *metadata["render_modes"])),
-    ):
-        if value not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-
-
-def _check_numbers(sparsity: float, neighborhood_size: int, n_candidates: int) -> None:
-    if not 0.0 <= sparsity < 1.0:
-        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
-    if neighborhood_size < 1:
-        raise ValueError(f"neighborhood_size must be >= 1, got {neighborhood_size}")
-    if n_candidates < 1:
-        raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
-
-
 class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     """
     ## Description
@@ -57,7 +36,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     the paper "Architecture Agnostic Neural Networks" (Talukder, Raghavan, Yue, 2020). An action
     is a *bit-swap*: one nonzero weight moves, sign kept, to a zero position of the same layer.
     Swaps keep every layer's counts of -1, 0 and +1, so an episode walks through one *family* of
-    networks, and the reward is the change of validation accuracy. Scoring is exact and
+    networks, and the reward is the change of accuracy on the scoring images (by default the
+    validation split; `score_on="train"` scores on the training split). Scoring is exact and
     incremental (:class:`aann_env.evaluation.incremental.IncrementalEvaluator`), so a step costs a small
     fraction of a forward pass.
 
@@ -86,12 +66,18 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
 
     ## Rewards
 
-    With `reward="accuracy"` (default), the change of validation accuracy (on `eval_size`
-    validation images; for `"car"`, the accuracy of imitating the expert's class on frames of the
-    validation tracks) caused by the step, a Python float: 0.0 for an illegal or rejected action.
-    Accuracy moves in steps of `1 / eval_size`, so most steps earn 0.0; `reward="loss"` gives the
-    dense alternative, the decrease of the validation loss. `info["loss_change"]` always gives
-    the change of the loss. The test split never enters a reward.
+    With `reward="accuracy"` (default), the change of accuracy on the *scoring images* caused by
+    the step, a Python float: 0.0 for an illegal or rejected action. The scoring images are
+    `eval_size` images of the `score_on` split: `"valid"` (default, the paper's protocol) or
+    `"train"`; with `rotate_every=R` they are a batch that moves on every `R` scoring rounds (a
+    round is an `evaluate_swaps` call, or a step of the non-swap modes), like a minibatch
+    (`aann_env.envs.scoring`). For `"car"`, accuracy is that of imitating the expert's class on
+    frames of the split's tracks. Accuracy moves in steps of `1 / eval_size`, so most steps earn
+    0.0; `reward="loss"` gives the dense alternative, the decrease of the scoring loss.
+    `info["loss_change"]` always gives the change of the loss, and `info["val_accuracy"]` the
+    validation accuracy (`env.unwrapped.val_accuracy`: on `selection_size` validation images when
+    scoring on the training split), by which a search should select its best network. The test
+    split never enters a reward.
 
     ## Starting State
 
@@ -103,7 +89,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
 
     ## Episode End
 
-    - Termination: the validation accuracy reaches `target_accuracy` (if given).
+    - Termination: the scoring accuracy reaches `target_accuracy` (if given).
     - Truncation: `max_episode_steps` steps (registered as 1000; override it in `gym.make`), or
       the evaluation cost spent reaches `budget` (if given).
 
@@ -120,10 +106,13 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     | `sparsity` | `0.8` | fraction of zero weights of random starts |
     | `action_mode` | `"swap"` | `"swap"`, `"layer"`, `"schedule"` or `"proposal"` |
     | `observation_mode` | `"summary"` | `"summary"` or `"weights"` |
-    | `eval_size` | `10_000` | validation images the reward is measured on (a fixed subset) |
+    | `eval_size` | `10_000` | images scored at a time (a fixed subset of the `score_on` split, or its batches; None: the whole split) |
+    | `score_on` | `"valid"` | the split neighbours are scored on and the reward measured on: `"valid"` (the paper's protocol) or `"train"` (the honest one: validation stays for selection) |
+    | `rotate_every` | `None` | move the scoring images to the next batch of the split every this many scoring rounds (None: one fixed subset) |
+    | `selection_size` | `10_000` | `score_on="train"`: validation images that `val_accuracy` is measured on, updated with every commit |
     | `neighborhood_size` | `64` | swaps scored per `"layer"` action |
     | `criterion` | `"accuracy"` | `"layer"` mode: the best neighbour has the highest accuracy, then the lowest loss (`"accuracy"`), or the lowest loss, then the highest accuracy (`"loss"`) |
-    | `reward` | `"accuracy"` | `"accuracy"`: the change of validation accuracy; `"loss"`: the decrease of validation loss |
+    | `reward` | `"accuracy"` | `"accuracy"`: the change of scoring accuracy; `"loss"`: the decrease of scoring loss |
     | `neighborhood_sizes` | `None` | `"schedule"` mode: the sizes an action chooses from, one tuple for every layer or a mapping from layer name to a tuple (all of one length); default `aann_env.envs.schedule.LAYER_SIZES`: 2, 8, 32 swaps of conv `1.0`, 8, 32, 128 of conv `2.0`, 64, 256, 1024 of an fc layer |
     | `budget` | `None` | truncate when this much evaluation cost is spent; a `(low, high)` range draws each episode's budget log-uniformly from `self.np_random` |
     | `decisions` | `None` | `"schedule"` mode with a budget: an action runs SENSE steps until `budget / decisions` of cost is spent (None: one step per action) |
@@ -132,7 +121,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     | `proposal_layer` | `"last"` | `"proposal"` mode: draw candidates from this layer (a name, `"last"` for the output layer) or from `"all"` first neighbours |
     | `test_at_episode_end` | `True` | add `info["test_accuracy"]` when an episode ends (a full pass over the test split; RL training turns it off) |
     | `accept` | `"no_worse"` | `"layer"` mode: commit the best neighbour unless the criterion gets worse (`"no_worse"`), only if it improves (`"better"`: a tie in the criterion is broken by the other), or always (`"always"`) |
-    | `target_accuracy` | `None` | terminate when validation accuracy reaches it |
+    | `target_accuracy` | `None` | terminate when the scoring accuracy reaches it |
     | `device` | `"cpu"` | torch device of the evaluator |
     | `data_dir` | `None` | MNIST: folder of the IDX files (default: `$AANN_MNIST_DIR`, then the cache); car: folder of the recorded data set, or one cache file (default: recorded once into the cache folder) |
     | `render_mode` | `None` | `"ansi"` or `"rgb_array"` |
@@ -146,7 +135,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
       The `"schedule"` and `"proposal"` action modes, the `reward`, `budget`, `decisions` and `layer_costs` arguments and
       `info["cost"]` / `info["spent"]` came later still; the defaults keep v0's behaviour. The
       schedule mode's per-layer default sizes, budget ranges, `decisions` and the budget
-      feature of its observation came with the first trained schedule policy.
+      feature of its observation came with the first trained schedule policy. The `score_on`,
+      `rotate_every` and `selection_size` arguments, `val_accuracy` and `info["val_accuracy"]`
+      came with honest scoring; the default keeps scoring on the validation split.
 
     ## Example
 
@@ -167,6 +158,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         action_mode: ActionMode = "swap",
         observation_mode: ObservationMode = "summary",
         eval_size: int | None = 10_000,
+        score_on: ScoringSplit = "valid",
+        rotate_every: int | None = None,
+        selection_size: int | None = 10_000,
         neighborhood_size: int = 64,
         accept: AcceptRule = "no_worse",
         criterion: Criterion = "accuracy",
@@ -183,9 +177,10 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         data_dir: str | os.PathLike[str] | None = None,
         render_mode: str | None = None,
     ) -> None:
-        _check_modes(action_mode, observation_mode, reward, render_mode, self.metadata)
+        check_modes(action_mode, observation_mode, reward, render_mode, self.metadata)
         check_rules(criterion, accept)
-        _check_numbers(sparsity, neighborhood_size, n_candidates)
+        check_scoring(score_on, rotate_every)
+        check_numbers(sparsity, neighborhood_size, n_candidates)
         self.budget_range = schedule.check_budget(budget)
         schedule.check_decisions(decisions, action_mode, self.budget_range)
         if action_mode == "proposal" and observation_mode != "summary":
@@ -210,8 +205,17 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         self.render_mode = render_mode
 
         arch = self.task.arch
-        self._valid = self.task.split("valid", data_dir).subset(eval_size)
-        self.eval_size = len(self._valid)
+        scoring = ScoringSet(self.task.split(score_on, data_dir), eval_size, rotate_every)
+        self.score_on: ScoringSplit = score_on
+        self.eval_size = scoring.n
+        """Images scored at a time (a batch of the scoring split when it rotates)."""
+        self.rotate_every = None if rotate_every is None else int(rotate_every)
+        selection = (
+            None
+            if score_on == "valid"
+            else self.task.split("valid", data_dir).subset(selection_size)
+        )
+        self._scorer = ScoringEvaluators(scoring, selection, device)
         self.n_layers = len(arch.layers)
         self._layer_sizes = np.array([spec.size for spec in arch.layers], dtype=np.int64)
         self.layer_costs = schedule.layer_costs(arch, layer_costs)
@@ -228,7 +232,6 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         self.horizon: int | None = None
         """Episode length for the step-fraction feature (set by the registered wrapper from the
         spec's ``max_episode_steps``; None: unknown)."""
-        self._evaluator: IncrementalEvaluator | None = None
         self._steps = 0
         self._rewards: deque[float] = deque(maxlen=HISTORY)
         self._layer_rewards: list[deque[float]] = [
@@ -265,9 +268,10 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     # ------------------------------------------------------------------------------ properties
     @property
     def evaluator(self) -> IncrementalEvaluator:
-        if self._evaluator is None:
+        """The incremental evaluator of the current scoring images."""
+        if not self._scorer.ready:
             raise gym.error.ResetNeeded("call reset() before using the environment")
-        return self._evaluator
+        return self._scorer.evaluator
 
     @property
     def network(self) -> TernaryNetwork:
@@ -276,12 +280,41 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
 
     @property
     def accuracy(self) -> float:
-        """Validation accuracy of the current network on the env's evaluation subset."""
+        """Accuracy of the current network on the scoring images (the reward's measure)."""
         return self.evaluator.accuracy
 
     @property
     def loss(self) -> float:
+        """Loss of the current network on the scoring images."""
         return self.evaluator.loss
+
+    @property
+    def val_accuracy(self) -> float:
+        """Validation accuracy of the current network: the selection metric of a search (the
+        scoring accuracy when the env scores on the validation split)."""
+        self.evaluator  # noqa: B018  (raises ResetNeeded before a reset)
+        return self._scorer.selector.accuracy
+
+    @property
+    def val_loss(self) -> float:
+        """Validation loss of the current network (see :attr:`val_accuracy`)."""
+        self.evaluator  # noqa: B018
+        return self._scorer.selector.loss
+
+    def scoring_state(self) -> dict[str, int]:
+        """Where the scoring rotation stands (for checkpoints; JSON-able)."""
+        return self._scorer.state()
+
+    def restore_scoring_state(self, state: dict[str, int]) -> None:
+        """Put the scoring rotation back where :meth:`scoring_state` found it (after a reset to
+        the checkpoint's network)."""
+        self._scorer.restore(state)
+        self._input_stats.clear()
+
+    def _round(self) -> None:
+        """Start a scoring round: the scoring images move to the next batch when it is due."""
+        if self._scorer.start_round():
+            self._input_stats.clear()
 
     @property
     def spent(self) -> float:
@@ -296,12 +329,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         if self.budget_range is not None:
             self.budget = schedule.draw_budget(self.budget_range, self.np_random)
         net = self._initial_network((options or {}).get("init", "random"))
-        if self._evaluator is None:
-            self._evaluator = IncrementalEvaluator(
-                net, self._valid.pixels, self._valid.labels, device=self.device
-            )
-        else:
-            self._evaluator.reset(net)
+        self._scorer.reset(net)
         self._steps = 0
         self._spent = 0.0
         self._rewards.clear()
@@ -336,6 +364,9 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     def step(
         self, action: np.ndarray | int
     ) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        self.evaluator  # noqa: B018  (raises ResetNeeded before a reset)
+        if self.action_mode != "swap":
+            self._round()
         ev = self.evaluator
         before_acc, before_loss = ev.accuracy, ev.loss
         if self.action_mode == "swap":
@@ -383,7 +414,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         layer = int(swap[0])
         if not self.network.is_legal(swap):
             return layer, swap, False, True, 0.0
-        self.evaluator.commit(swap)
+        self._scorer.commit(swap)
         return layer, swap, True, False, float(self.layer_costs[layer])
 
     def _proposal_step(self, action: Any) -> tuple[int, np.ndarray, bool]:
@@ -401,7 +432,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             scores.accuracy, scores.loss, ev.accuracy, ev.loss, self.criterion, self.accept
         )
         if choice.accept:
-            ev.commit(swap)
+            self._scorer.commit(swap)
             for later in range(layer + 1, self.n_layers):  # their inputs changed
                 self._input_stats.pop(later, None)
         self._draw_candidates()
@@ -462,7 +493,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
             scores.accuracy, scores.loss, ev.accuracy, ev.loss, self.criterion, self.accept
         )
         if choice.accept:
-            ev.commit(swaps[choice.index])
+            self._scorer.commit(swaps[choice.index])
         return swaps[choice.index], choice.accept
 
     # ---------------------------------------------------------------------------------- peeking
@@ -480,6 +511,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         Raises:
             SwapError: A swap is illegal for the current network.
         """
+        self.evaluator  # noqa: B018
+        self._round()
         return self.evaluator.score(np.asarray(swaps, dtype=np.int64).reshape(-1, 3))
 
     def test_accuracy(self, net: TernaryNetwork | None = None) -> float:
@@ -533,6 +566,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         return {
             "accuracy": self.accuracy,
             "loss": self.loss,
+            "val_accuracy": self.val_accuracy,
             "loss_change": float(reward_loss),
             "step": self._steps,
             "spent": self._spent,

@@ -43,6 +43,11 @@ best validation accuracy so far. Row 0 is the start."""
 
 SEARCH_HEADER = ",".join(SEARCH_COLUMNS)
 
+SCORE_COLUMNS = ("score_accuracy", "score_loss")
+"""Extra columns of a search that scores on another split than it selects by (the training
+split): accuracy and loss on the scoring images after the step. Runs that score on the
+validation split (and runs written before the choice existed) leave them out."""
+
 TRAIN_COLUMNS = (
     "stage",
     "sparsity",
@@ -148,6 +153,8 @@ class RunHistory:
     val_loss: np.ndarray  # float64 validation loss after the step
     test_accuracy: np.ndarray  # float64 test accuracy, NaN where not measured
     best_val_accuracy: np.ndarray  # float64 best validation accuracy so far
+    score_accuracy: np.ndarray | None = None  # float64 scoring accuracy (SCORE_COLUMNS), if kept
+    score_loss: np.ndarray | None = None  # float64 scoring loss, if kept
 
 
 _DTYPES: dict[str, Any] = {"step": np.int64, "evals": np.int64, "committed": np.bool_}
@@ -185,6 +192,7 @@ def _load_config(path: Path) -> dict[str, Any]:
 def _load_rows(path: Path) -> dict[str, list[Any]]:
     """Read ``history.csv`` into one list of parsed values per column."""
     columns: dict[str, list[Any]] = {name: [] for name in SEARCH_COLUMNS}
+    wanted: tuple[str, ...] = SEARCH_COLUMNS
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
@@ -195,7 +203,10 @@ def _load_rows(path: Path) -> dict[str, list[Any]]:
             if missing := [name for name in SEARCH_COLUMNS if name not in header]:
                 names = ", ".join(missing)
                 raise CheckpointError(f"{path}: missing column(s) {names}; need {SEARCH_HEADER}")
-            index = {name: header.index(name) for name in SEARCH_COLUMNS}
+            if all(name in header for name in SCORE_COLUMNS):
+                wanted = SEARCH_COLUMNS + SCORE_COLUMNS
+                columns.update({name: [] for name in SCORE_COLUMNS})
+            index = {name: header.index(name) for name in wanted}
             for row in reader:
                 if not row:
                     continue
@@ -204,7 +215,7 @@ def _load_rows(path: Path) -> dict[str, list[Any]]:
                     raise CheckpointError(
                         f"{path}: line {line} has {len(row)} fields but the header has {len(header)}"
                     )
-                for name in SEARCH_COLUMNS:
+                for name in wanted:
                     cell = row[index[name]]
                     try:
                         columns[name].append(_parse_cell(name, cell))

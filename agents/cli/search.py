@@ -12,6 +12,7 @@ from typing import Any
 
 from aann_env.nets import load_psiren
 from agents.cli.args import add_data_args, fail, positive_float, positive_int, sparsity
+from agents.presets import PRESETS, preset
 from agents.runner import SearchConfig, SearchRun
 from agents.sense import SCHEDULES, TASK_NEIGHBORHOODS
 
@@ -27,6 +28,16 @@ AGENT_OPTIONS = {
     "rl": ("policy",),
 }
 """The options each agent takes (the others are left out of its keyword arguments)."""
+
+
+def _size(text: str) -> int | str:
+    """An argparse type: a positive number of images, or ``all``."""
+    return "all" if text == "all" else positive_int(text)
+
+
+def _rotation(text: str) -> int | str:
+    """An argparse type: a positive number of rounds, or ``never``."""
+    return "never" if text == "never" else positive_int(text)
 
 
 def neighborhood(text: str) -> int | dict[str, int]:
@@ -77,11 +88,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="search agent (default: sense)",
     )
     p.add_argument(
-        "--sparsity", type=sparsity, default=0.8, help="sparsity of a random start (default 0.8)"
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="a named configuration whose values replace the defaults (flags given explicitly "
+        "still win): the paper's protocols, validation-scored SENSE with the figure's schedule "
+        "and start (agents/presets.py). Default: the best known configuration",
+    )
+    p.add_argument(
+        "--sparsity", type=sparsity, default=None, help="sparsity of a random start (default 0.8)"
     )
     p.add_argument(
         "--init",
-        default="random",
+        default=None,
         help="'random' (default), 'psiren' (the shipped p-SIREN net at --sparsity) or a saved "
         "network to start from",
     )
@@ -112,11 +131,36 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
     )
-    p.add_argument(
+    g = p.add_argument_group("scoring and selection")
+    g.add_argument(
+        "--score-on",
+        choices=["train", "valid"],
+        default=None,
+        help="split neighbours are scored on: 'train' (default; the best network is selected "
+        "by validation accuracy, test is reported at checkpoints) or 'valid' (the paper's "
+        "protocol: one split for scoring and selection)",
+    )
+    g.add_argument(
         "--eval-size",
-        type=positive_int,
-        default=10_000,
-        help="validation images to score on (default 10000)",
+        type=_size,
+        default=None,
+        metavar="N",
+        help="images scored at a time, or 'all' (default 10000)",
+    )
+    g.add_argument(
+        "--rotate-every",
+        type=_rotation,
+        default=None,
+        metavar="R",
+        help="move the scoring images to the next batch of the split every R neighbourhoods, "
+        "like minibatches, or 'never' (default 200 with --score-on train)",
+    )
+    g.add_argument(
+        "--selection-size",
+        type=_size,
+        default=None,
+        metavar="N",
+        help="validation images the best network is selected by, or 'all' (default 10000)",
     )
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     _add_agent_options(p)
@@ -152,7 +196,7 @@ def _add_agent_options(p: argparse.ArgumentParser) -> None:
         "--schedule",
         choices=SCHEDULES,
         default=None,
-        help="layer schedule (default alternate): alternate = Fig. 6, fc = Fig. 7, "
+        help="layer schedule (default adaptive): alternate = Fig. 6, fc = Fig. 7, "
         "random-block = Fig. 8, uniform, adaptive (most accuracy gained per unit of cost)",
     )
     g.add_argument(
@@ -165,7 +209,7 @@ def _add_agent_options(p: argparse.ArgumentParser) -> None:
         "--criterion",
         choices=["accuracy", "loss"],
         default=None,
-        help="rank neighbours by (default accuracy)",
+        help="rank neighbours by (default loss)",
     )
     g.add_argument(
         "--accept",
@@ -220,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         try:
             config = _config(args)
-            _check_init(args.init, args.task, args.sparsity)
+            _check_init(config.init, args.task, config.sparsity)
         except ValueError as exc:
             return fail("search", str(exc))
         search = SearchRun(args.out, config)
@@ -258,21 +302,37 @@ def _config(args: argparse.Namespace) -> SearchConfig:
     Raises:
         ValueError: The flags make no valid search (e.g. no budget).
     """
+    base = preset(args.preset)
     agent_kwargs: dict[str, Any] = {
         k: getattr(args, k) for k in AGENT_OPTIONS[args.agent] if getattr(args, k) is not None
     }
     if args.agent == "sense":
+        for k, v in base["sense"].items():
+            agent_kwargs.setdefault(k, v)
         agent_kwargs.setdefault("neighborhood_size", neighborhood(DEFAULT_NEIGHBORHOOD[args.task]))
+    elif args.preset is not None:
+        raise ValueError(f"--preset {args.preset} is a SENSE protocol; it needs --agent sense")
+
+    def pick(flag: str) -> Any:
+        value = getattr(args, flag)
+        value = base[flag] if value is None else value
+        return None if value in ("all", "never") else value
+
+    score_on = pick("score_on")
+    rotate_every = pick("rotate_every") if score_on == "train" or args.rotate_every else None
     return SearchConfig(
         task=args.task,
         agent=args.agent,
-        sparsity=args.sparsity,
-        init=args.init,
+        sparsity=pick("sparsity"),
+        init=pick("init"),
+        score_on=score_on,
+        rotate_every=rotate_every,
+        selection_size=pick("selection_size"),
         seed=args.seed,
         budget_evals=args.budget_evals,
         budget_seconds=args.budget_seconds,
         budget_cost=args.budget_cost,
-        eval_size=args.eval_size,
+        eval_size=pick("eval_size"),
         device=args.device,
         data_dir=args.data_dir,
         agent_kwargs=agent_kwargs,

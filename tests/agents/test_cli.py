@@ -13,6 +13,8 @@ pytestmark = pytest.mark.usefixtures("mnist_ready")
 TINY = [
     "--eval-size",
     "200",
+    "--selection-size",
+    "200",
     "--budget-evals",
     "200",
     "--no-progress",
@@ -75,6 +77,41 @@ def test_search_eval_and_plot(tmp_path, capsys):
             )
             == 0
         )
+
+
+def test_defaults_are_the_best_configuration_and_presets_the_papers(tmp_path):
+    small = ["--eval-size", "100", "--selection-size", "100", "--budget-evals", "1"]
+    small += ["--no-progress", "--no-plot"]
+
+    def config(*argv: str) -> dict:
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        assert main(["search", *small, *argv, "--out", str(out)]) == 0
+        return json.loads((out / "config.json").read_text())
+
+    default = config()
+    assert (default["score_on"], default["rotate_every"], default["init"]) == (
+        "train",
+        200,
+        "random",
+    )
+    assert default["agent_kwargs"]["schedule"] == "adaptive"
+    assert default["agent_kwargs"]["criterion"] == "loss"
+    fig8 = config("--preset", "paper-fig8", "--block", "2")
+    assert (fig8["score_on"], fig8["rotate_every"], fig8["sparsity"]) == ("valid", None, 0.8)
+    kwargs = fig8["agent_kwargs"]
+    assert (kwargs["schedule"], kwargs["criterion"], kwargs["block"]) == (
+        "random-block",
+        "accuracy",
+        2,
+    )
+    fig7 = config("--preset", "paper-fig7")
+    assert (fig7["init"], fig7["sparsity"], fig7["agent_kwargs"]["schedule"]) == (
+        "psiren",
+        0.9,
+        "fc",
+    )
+    refused = ["search", "--preset", "paper-fig6", "--agent", "random", "--out", "x"]
+    assert main(refused) == 2  # a preset is a SENSE protocol
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ ARGS = [
     "--no-plot",
 ]
 ARGS += ["--neighborhood-size", "fc=16,2.0=4,1.0=2", "--schedule", "alternate", "--block", "2"]
+ARGS += ["--score-on", "train", "--rotate-every", "7", "--selection-size", "250"]  # batches move
 
 
 def _cli(*args: str) -> list[str]:
@@ -41,6 +42,7 @@ def _rows(run: Path) -> list[tuple]:
     with open(run / "history.csv") as fh:
         return [
             (r["step"], r["evals"], r["layer"], r["committed"], r["val_accuracy"], r["val_loss"])
+            + (r["score_accuracy"], r["score_loss"])
             for r in csv.DictReader(fh)
         ]
 
