@@ -34,7 +34,7 @@ def test_every_agent_improves_on_its_start(agent):
     assert best.family_signature() == env.unwrapped.network.family_signature()
 
 
-def test_sense_never_lowers_accuracy_and_respects_the_budget():
+def test_sense_by_accuracy_never_lowers_it_and_respects_the_budget():
     env = _env()
 
     class Watch(BaseCallback):
@@ -47,7 +47,7 @@ def test_sense_never_lowers_accuracy_and_respects_the_budget():
             return True
 
     watch = Watch()
-    agent = SENSE(neighborhood_size=8, schedule="fc", seed=1)
+    agent = SENSE(neighborhood_size=8, schedule="fc", criterion="accuracy", seed=1)
     agent.run(env, Budget(evals=400), callback=watch)
     assert watch.accuracies == sorted(watch.accuracies)
     assert agent.evals == 400 and watch.n_calls == 50
@@ -113,6 +113,14 @@ def test_annealing_temperature_follows_the_budget():
     assert agent.temperature() == pytest.approx(1e-3)
     agent.evals = 100
     assert agent.temperature() == pytest.approx(1e-4)
+
+
+def test_sense_defaults_to_the_best_configuration_with_the_tasks_sizes():
+    agent = SENSE(seed=0)
+    assert (agent.schedule, agent.criterion) == ("adaptive", "loss")
+    env = _env()
+    agent.run(env, Budget(evals=1))
+    assert agent.evals == 8  # the adaptive schedule tries conv 1.0 first: MNIST's size is 8
 
 
 def test_state_dict_round_trip_continues_the_same_stream():

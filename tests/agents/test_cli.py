@@ -67,6 +67,8 @@ def test_search_eval_and_plot(tmp_path, capsys):
                     agent,
                     "--eval-size",
                     "200",
+                    "--selection-size",
+                    "200",
                     "--budget-evals",
                     "64",
                     "--no-progress",

@@ -77,6 +77,7 @@ def test_aann_search_with_the_rl_agent_resumes_the_same_trajectory(
     policy_file: Path, tmp_path: Path
 ) -> None:
     base = ["search", "--agent", "rl", "--policy", str(policy_file), "--eval-size", "100"]
+    base += ["--selection-size", "100"]
     base += ["--seed", "3", "--no-progress", "--no-plot", "--checkpoint-steps", "100"]
     straight, broken = tmp_path / "straight", tmp_path / "broken"
     budget = BUDGET / 2

@@ -107,6 +107,7 @@ def test_a_killed_run_resumes_the_very_same_trajectory(tmp_path):
 def _config(**kwargs) -> SearchConfig:
     base = {
         "eval_size": 200,
+        "selection_size": 200,
         "budget_evals": 300,
         "seed": 1,
         "checkpoint_steps": 3,

@@ -263,6 +263,7 @@ def test_env_starts_from_the_shipped_net():
 def test_search_from_psiren_via_cli(tmp_path, capsys):
     run = tmp_path / "climb"
     args = ["search", "--init", "psiren", "--sparsity", "0.9", "--eval-size", "300"]
+    args += ["--selection-size", "300"]
     args += ["--budget-evals", "96", "--neighborhood-size", "16", "--schedule", "fc"]
     args += ["--checkpoint-steps", "1", "--no-progress", "--out", str(run)]
     assert main(args) == 0
