@@ -15,7 +15,11 @@ the env's ``"layer"`` action uses too). Layer schedules from the paper:
 The adaptive schedule keeps, per layer, an exponential average of the gain per neighbourhood
 (in the criterion's units: accuracy, or loss decrease) divided by its nominal cost, ``K * layer_costs[layer]``. The costs are fixed
 numbers (by default the relative cost of scoring one swap in each MNIST layer on the CPU), not
-measured times, so the trajectory stays reproducible and resumable.
+measured times, so the trajectory stays reproducible and resumable. With probability
+``epsilon`` a step explores instead: by default (``explore="cost"``) it draws a layer with odds
+inversely proportional to its neighbourhood's cost, so that exploration spends about the same
+cost on every layer (uniform draws, ``explore="uniform"``, spend most of a search's time
+exploring conv ``1.0``, whose neighbourhood costs about 40 fc ones).
 """
 
 from __future__ import annotations
@@ -62,7 +66,9 @@ class SENSE(SearchAgent):
         criterion: Rank neighbours by validation ``"accuracy"`` (loss breaks ties) or ``"loss"``.
         layer_costs: ``"adaptive"``: relative cost of scoring one swap per layer name (layers
             not named cost 1).
-        epsilon: ``"adaptive"``: probability of a uniformly random layer.
+        epsilon: ``"adaptive"``: probability of an exploring step.
+        explore: ``"adaptive"``: how an exploring step draws its layer: ``"cost"`` (odds inversely
+            proportional to the neighbourhood's cost) or ``"uniform"``.
         memory: ``"adaptive"``: weight of the newest gain in the running averages.
         accept: Commit the best neighbour if it is ``"no_worse"`` than the current network by the
             criterion, only if ``"better"``, or ``"always"``.
@@ -82,9 +88,13 @@ class SENSE(SearchAgent):
         layer_costs: Mapping[str, float] | None = None,
         epsilon: float = 0.1,
         memory: float = 0.2,
+        explore: Literal["cost", "uniform"] = "cost",
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
+        if explore not in ("cost", "uniform"):
+            raise ValueError(f"explore must be 'cost' or 'uniform', got {explore!r}")
+        self.explore = explore
         if not 0.0 <= epsilon <= 1.0 or not 0.0 < memory <= 1.0:
             raise ValueError(f"need 0 <= epsilon <= 1 and 0 < memory <= 1, got {epsilon}, {memory}")
         self.layer_costs = dict(DEFAULT_LAYER_COSTS if layer_costs is None else layer_costs)
@@ -113,7 +123,7 @@ class SENSE(SearchAgent):
         self.accept = accept
         self._block_layer: int | None = None  # the current layer of "random-block"
 
-    def _layer_for_step(self, n_layers: int) -> int:
+    def _layer_for_step(self, n_layers: int, sizes: list[int] | None = None) -> int:
         t = self.steps
         if self.schedule == "fc":
             return n_layers - 1
@@ -127,7 +137,10 @@ class SENSE(SearchAgent):
             if untried:
                 return untried[0]
             if explore:
-                return int(self.rng.integers(n_layers))
+                if self.explore == "uniform" or sizes is None:
+                    return int(self.rng.integers(n_layers))
+                odds = 1.0 / np.asarray(sizes, dtype=float)
+                return int(self.rng.choice(n_layers, p=odds / odds.sum()))
             return int(np.argmax(self._gain_rate))
         if self.schedule == "random-block":
             if t % self.block == 0 or self._block_layer is None:
@@ -159,9 +172,15 @@ class SENSE(SearchAgent):
 
     def _search_step(self, env: gym.Env) -> tuple[str, int, bool]:
         u = env.unwrapped
-        layer = self._layer_for_step(u.n_layers)
-        name = u.network.layer_names[layer]
-        swaps = u.sample_swaps(self._size(name, u.task.name), layer=layer)
+        names, task = u.network.layer_names, u.task.name
+        costs = (  # only the adaptive schedule explores (and may visit every layer)
+            [self._size(n, task) * self.layer_costs.get(n, 1.0) for n in names]
+            if self.schedule == "adaptive"
+            else None
+        )
+        layer = self._layer_for_step(u.n_layers, costs)
+        name = names[layer]
+        swaps = u.sample_swaps(self._size(name, task), layer=layer)
         scores = u.evaluate_swaps(swaps)
         choice = select(
             scores.accuracy, scores.loss, u.accuracy, u.loss, self.criterion, self.accept

@@ -99,7 +99,8 @@ def plot_climb(run_dir: str | Path, out_path: str | Path) -> Path:
 
     Validation accuracy against step is drawn with each segment coloured by the layer of the
     step it ends at (first layer red, second green, third blue, ...); test accuracy at the
-    checkpoints is a black line with orange markers.
+    checkpoints is a black line with orange markers, and the accuracy on the scoring images, when
+    a run scored on the training split, a thin grey line.
 
     Args:
         run_dir: The run directory.
@@ -127,6 +128,10 @@ def plot_climb(run_dir: str | Path, out_path: str | Path) -> Path:
         for name, colour in colours.items()
         if name in used
     ]
+    if run.score_accuracy is not None:
+        handles += ax.plot(
+            x, run.score_accuracy, color="0.55", lw=0.6, label="scoring accuracy (training batch)"
+        )
     tested = np.isfinite(run.test_accuracy)
     if tested.any():
         style = {"color": "black", "lw": 1.0, "ms": 5, "mfc": "orange", "mec": "darkorange"}
