@@ -15,6 +15,10 @@ def check_modes(
     ):
         if value not in allowed:
             raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    if action_mode == "proposal" and observation_mode != "summary":
+        raise ValueError(
+            "the proposal action mode observes candidates: use observation_mode='summary'"
+        )
 
 
 def check_numbers(sparsity: float, neighborhood_size: int, n_candidates: int) -> None:

@@ -19,6 +19,7 @@ sees the whole split in turn. Without rotation the subset is :meth:`Split.subset
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from aann_env.core.network import TernaryNetwork
 from aann_env.evaluation import IncrementalEvaluator
+from aann_env.tasks.registry import Task
 from aann_env.tasks.split import Split
 
 ScoringSplit = Literal["train", "valid"]
@@ -102,6 +104,26 @@ class ScoringEvaluators:
         self.batch = 0
         self._scoring: IncrementalEvaluator | None = None
         self._selection: IncrementalEvaluator | None = None
+
+    @classmethod
+    def for_task(
+        cls,
+        task: Task,
+        score_on: str,
+        size: int | None,
+        rotate_every: int | None,
+        selection_size: int | None,
+        data_dir: str | os.PathLike[str] | None,
+        device: str,
+    ) -> ScoringEvaluators:
+        """The evaluators of a search on ``task`` that scores ``size`` images of ``score_on``
+        (rotating every ``rotate_every`` rounds) and, unless that is the validation split,
+        selects by ``selection_size`` validation images."""
+        scoring = ScoringSet(task.split(score_on, data_dir), size, rotate_every)
+        selection = (
+            None if score_on == "valid" else task.split("valid", data_dir).subset(selection_size)
+        )
+        return cls(scoring, selection, device)
 
     @property
     def ready(self) -> bool:

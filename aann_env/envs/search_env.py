@@ -17,7 +17,7 @@ from aann_env.envs import proposal, schedule
 from aann_env.envs.checks import check_modes, check_numbers
 from aann_env.envs.observations import HISTORY, summary, summary_space, weights_space
 from aann_env.envs.render import render_image, render_text
-from aann_env.envs.scoring import ScoringEvaluators, ScoringSet, ScoringSplit, check_scoring
+from aann_env.envs.scoring import ScoringEvaluators, ScoringSplit, check_scoring
 from aann_env.envs.selection import AcceptRule, Criterion, check_rules, select
 from aann_env.evaluation import IncrementalEvaluator, SwapScores
 from aann_env.nets import load_psiren
@@ -183,10 +183,6 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         check_numbers(sparsity, neighborhood_size, n_candidates)
         self.budget_range = schedule.check_budget(budget)
         schedule.check_decisions(decisions, action_mode, self.budget_range)
-        if action_mode == "proposal" and observation_mode != "summary":
-            raise ValueError(
-                "the proposal action mode observes candidates: use observation_mode='summary'"
-            )
         self.task: Task = get_task(task)
         self.sparsity = float(sparsity)
         self.action_mode = action_mode
@@ -205,17 +201,13 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         self.render_mode = render_mode
 
         arch = self.task.arch
-        scoring = ScoringSet(self.task.split(score_on, data_dir), eval_size, rotate_every)
         self.score_on: ScoringSplit = score_on
-        self.eval_size = scoring.n
-        """Images scored at a time (a batch of the scoring split when it rotates)."""
         self.rotate_every = None if rotate_every is None else int(rotate_every)
-        selection = (
-            None
-            if score_on == "valid"
-            else self.task.split("valid", data_dir).subset(selection_size)
+        self._scorer = ScoringEvaluators.for_task(
+            self.task, score_on, eval_size, rotate_every, selection_size, data_dir, device
         )
-        self._scorer = ScoringEvaluators(scoring, selection, device)
+        self.eval_size = self._scorer.scoring.n
+        """Images scored at a time (a batch of the scoring split when it rotates)."""
         self.n_layers = len(arch.layers)
         self._layer_sizes = np.array([spec.size for spec in arch.layers], dtype=np.int64)
         self.layer_costs = schedule.layer_costs(arch, layer_costs)
@@ -234,12 +226,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         spec's ``max_episode_steps``; None: unknown)."""
         self._steps = 0
         self._rewards: deque[float] = deque(maxlen=HISTORY)
-        self._layer_rewards: list[deque[float]] = [
-            deque(maxlen=HISTORY) for _ in range(self.n_layers)
-        ]
-        self._layer_spent: list[deque[float]] = [
-            deque(maxlen=HISTORY) for _ in range(self.n_layers)
-        ]
+        self._layer_rewards = [deque[float](maxlen=HISTORY) for _ in range(self.n_layers)]
+        self._layer_spent = [deque[float](maxlen=HISTORY) for _ in range(self.n_layers)]
         self._spent = 0.0
         self._curve: list[float] = []
         self._test_cache: tuple[str, float] | None = None

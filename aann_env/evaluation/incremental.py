@@ -17,10 +17,18 @@ layer's input and pre-activation (:mod:`aann_env.evaluation.caches`), and scores
 
 Swaps in the output layer change two logits only; they are scored many at a time from
 per-sample tables by an :class:`~aann_env.evaluation.output_layer.OutputLayerScorer`: on the CPU
-the fused numba kernels (:class:`~aann_env.evaluation.output_layer.KernelOutputScorer`), on
+the fused, tiled numba kernel (:class:`~aann_env.evaluation.output_layer.KernelOutputScorer`), on
 other devices tensor operations (:class:`~aann_env.evaluation.output_layer.TorchOutputScorer`).
-Swaps in other layers are scored one at a time, chunked over samples, and end in the same
-scorer's per-sample scoring of the logits.
+
+On the CPU, swaps in pooled conv layers go to
+:class:`~aann_env.evaluation.sparse_conv.SparseConvScorer`, which follows steps 1-3 sparsely:
+only the pooled outputs that change are propagated, per sample, and all the swaps of a batch
+run over one sample while its cached planes are in cache
+(:mod:`aann_env.evaluation.sparse_kernels`; for the conv just before the output layer, with
+samples in SIMD lanes, :mod:`aann_env.evaluation.lane_kernels`). Other hidden-layer swaps, any
+swap whose logits are asked for, and every swap on other devices are scored one at a time with
+tensor operations, chunked over samples, ending in the same scorer's per-sample scoring of the
+logits.
 
 Every value is exact (see :mod:`aann_env.core.architecture`), so ``z + delta`` equals what a
 from-scratch forward pass computes, bit for bit, and so do the logits, the accuracy and the loss.
@@ -49,6 +57,7 @@ from aann_env.evaluation.output_layer import (
     output_layer_logits,
 )
 from aann_env.evaluation.scores import SwapScores
+from aann_env.evaluation.sparse_conv import SparseConvScorer
 
 __all__ = [
     "CHUNK_BYTES",
@@ -109,11 +118,13 @@ class IncrementalEvaluator:
         self._layers: tuple[LayerSpec, ...] = net.arch.layers
         # Per-sample element counts of each layer's pre-activation, for chunk sizes.
         self._preact_sizes: list[int] = [math.prod(s) for s in net.arch.preactivation_shapes()]
-        self._scorer: OutputLayerScorer = (
-            KernelOutputScorer(self.labels, net.arch.n_classes)
-            if self.use_kernels
-            else TorchOutputScorer(self.labels, net.arch.n_classes, self.memory_budget)
+        self._kernel_scorer: KernelOutputScorer | None = (
+            KernelOutputScorer(self.labels, net.arch.n_classes) if self.use_kernels else None
         )
+        self._scorer: OutputLayerScorer = self._kernel_scorer or TorchOutputScorer(
+            self.labels, net.arch.n_classes, self.memory_budget
+        )
+        self._sparse: SparseConvScorer = SparseConvScorer(net.arch.layers)
         self._net: TernaryNetwork = net.copy()
         self._caches: Caches = build_caches(self._net, pixels, self.device)
         self._n_correct: int
@@ -215,6 +226,11 @@ class IncrementalEvaluator:
                     )
                     if logits_out is not None:
                         self._output_layer_logits(arr, rows, logits_out)
+                    continue
+                if self._kernel_scorer and logits_out is None and self._sparse.supports(layer):
+                    n_correct[rows], loss_sum[rows] = self._sparse.score(
+                        self._caches, arr[rows], self._kernel_scorer
+                    )
                     continue
                 for r in rows:
                     n_correct[r], loss_sum[r] = self._hidden_swap_scores(arr[r], r, logits_out)

@@ -34,9 +34,6 @@ from aann_env.evaluation.caches import Caches, sample_chunk
 OUTPUT_BATCH = 128
 """Output-layer swaps scored together by the torch path."""
 
-KERNEL_BATCH = 256
-"""Output-layer swaps per call of the fused kernel."""
-
 
 @dataclass
 class OutputTables:
@@ -257,59 +254,73 @@ class TorchOutputScorer(OutputLayerScorer):
 
 
 class KernelOutputScorer(OutputLayerScorer):
-    """The numba path (CPU only): one fused kernel pass over (swap, sample) pairs.
+    """The numba path (CPU only): one fused, tiled kernel pass over (swap, sample) pairs.
 
     The tables are allocated once and refilled by every :meth:`rebuild`, in the same kernel pass
-    that scores the current network. numba loads on the first use, not on import.
+    that scores the current network; the kernels read them packed (see
+    :func:`~aann_env.evaluation.kernels.output_tables`), :meth:`tables` returns views of them.
+    numba loads on the first use, not on import.
 
     Args:
         labels: (N,) int64 CPU labels.
         n_classes: Number of classes C.
+
+    Attributes:
+        sample_correct: (N,) bool, whether the cached network classifies each sample correctly.
+        sample_loss: (N,) float64, its loss on each sample.
     """
 
     def __init__(self, labels: torch.Tensor, n_classes: int) -> None:
         if labels.device.type != "cpu":
             raise ValueError("the fused kernels run on the CPU only; use TorchOutputScorer")
         super().__init__(labels)
+        n = len(labels)
         self._labels_np: np.ndarray = labels.numpy()
-        self._tables = OutputTables.empty(n_classes, len(labels))
+        self._packed = torch.empty((9, n), dtype=torch.float64)
+        self._tables = OutputTables(
+            top_keys=self._packed[0:3],
+            top_cls=torch.empty((3, n), dtype=torch.int64),
+            shift=self._packed[7],
+            term_units=torch.empty((n_classes, n), dtype=torch.float64),
+            term_units_sum=self._packed[6],
+            target=self._packed[8],
+        )
+        self.sample_correct: np.ndarray = np.zeros(n, dtype=np.bool_)
+        self.sample_loss: np.ndarray = np.zeros(n)
 
     def rebuild(self, caches: Caches) -> tuple[int, float]:
         from aann_env.evaluation import kernels
 
-        t, n = self._tables, len(self.labels)
-        correct_out = np.empty(n, dtype=np.bool_)
-        loss_out = np.empty(n)
+        t = self._tables
         kernels.output_tables(
             caches.preacts[-1].numpy(), caches.scales[-1], caches.key_scale, self._labels_np,
-            EXP_UNITS, LOG_TABLE, t.top_keys.numpy(), t.top_cls.numpy(), t.shift.numpy(),
-            t.term_units.numpy(), t.term_units_sum.numpy(), t.target.numpy(), correct_out, loss_out,
+            EXP_UNITS, LOG_TABLE, self._packed.numpy(), t.top_cls.numpy(), t.term_units.numpy(),
+            self.sample_correct, self.sample_loss,
         )  # fmt: skip
-        return int(correct_out.sum()), float(loss_out.sum())
+        return int(self.sample_correct.sum()), float(self.sample_loss.sum())
 
     def tables(self, caches: Caches) -> OutputTables:
         return self._tables
 
     def score_swaps(self, caches: Caches, swaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import numba
+
         from aann_env.evaluation import kernels
 
-        t, k = self._tables, len(swaps)
+        k = len(swaps)
         n_correct = np.zeros(k, dtype=np.int64)
         loss_sum = np.zeros(k, dtype=np.float64)
-        shape = caches.layers[-1].weight_shape
         flat_w = caches.weights[-1].view(-1).numpy()
-        z, inp = caches.preacts[-1].numpy(), caches.inputs[-1].numpy()
-        for r0 in range(0, k, KERNEL_BATCH):
-            r1 = min(k, r0 + KERNEL_BATCH)
-            sw = swaps[r0:r1]
-            v = flat_w[sw[:, 1]].astype(np.float64)
-            (o1, i1), (o2, i2) = (np.unravel_index(sw[:, j], shape) for j in (1, 2))
-            kernels.output_layer_swaps(
-                o1, i1, o2, i2, v, z, inp, caches.scales[-1], caches.key_scale,
-                t.top_keys.numpy(), t.top_cls.numpy(), t.term_units.numpy(),
-                t.term_units_sum.numpy(), t.shift.numpy(), t.target.numpy(), self._labels_np,
-                EXP_UNITS, LOG_TABLE, loss_sum[r0:r1], n_correct[r0:r1],
-            )  # fmt: skip
+        v = flat_w[swaps[:, 1]].astype(np.float64)
+        (o1, i1), (o2, i2) = (
+            np.unravel_index(swaps[:, j], caches.layers[-1].weight_shape) for j in (1, 2)
+        )
+        kernels.output_layer_swaps(
+            o1, i1, o2, i2, v, caches.preacts[-1].numpy(), caches.inputs[-1].numpy(),
+            caches.scales[-1], caches.key_scale, self._packed.numpy(),
+            self._tables.top_cls.numpy(), self._tables.term_units.numpy(), self._labels_np,
+            EXP_UNITS, LOG_TABLE, loss_sum, n_correct, 4 * numba.get_num_threads(),
+        )  # fmt: skip
         return n_correct, loss_sum
 
     def row_scores(self, logits: torch.Tensor, n0: int, n1: int) -> tuple[int, float]:

@@ -131,6 +131,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
     )
+    _add_scoring_options(p)
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    _add_agent_options(p)
+    p.add_argument(
+        "--checkpoint-seconds",
+        type=positive_float,
+        default=60.0,
+        help="checkpoint at least this often (default 60)",
+    )
+    p.add_argument(
+        "--checkpoint-steps",
+        type=positive_int,
+        default=None,
+        help="also checkpoint every this many steps",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-plot", action="store_true", help="do not write plots at the end")
+    p.set_defaults(func=run)
+    return p
+
+
+def _add_scoring_options(p: argparse.ArgumentParser) -> None:
+    """Which images the search scores on, and which it selects the best network by."""
     g = p.add_argument_group("scoring and selection")
     g.add_argument(
         "--score-on",
@@ -162,24 +185,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="N",
         help="validation images the best network is selected by, or 'all' (default 10000)",
     )
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    _add_agent_options(p)
-    p.add_argument(
-        "--checkpoint-seconds",
-        type=positive_float,
-        default=60.0,
-        help="checkpoint at least this often (default 60)",
-    )
-    p.add_argument(
-        "--checkpoint-steps",
-        type=positive_int,
-        default=None,
-        help="also checkpoint every this many steps",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--no-plot", action="store_true", help="do not write plots at the end")
-    p.set_defaults(func=run)
-    return p
 
 
 def _add_agent_options(p: argparse.ArgumentParser) -> None:

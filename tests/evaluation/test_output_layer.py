@@ -10,8 +10,8 @@ from aann_env.core.architecture import CAR, MNIST
 from aann_env.core.loss import loss_shift
 from aann_env.core.network import random_network
 from aann_env.evaluation.caches import build_caches
+from aann_env.evaluation.kernels import TILE
 from aann_env.evaluation.output_layer import (
-    KERNEL_BATCH,
     OUTPUT_BATCH,
     KernelOutputScorer,
     TorchOutputScorer,
@@ -31,7 +31,7 @@ def _setup(arch, n: int, seed: int, *, max_at_zero: bool):
         # exact): most swaps then move the loss shift, the rare path of both scorers.
         z = caches.preacts[-1]
         z -= z.max(dim=0).values
-    swaps = net.sample_swaps(KERNEL_BATCH + OUTPUT_BATCH + 7, rng, layer=net.n_layers - 1)
+    swaps = net.sample_swaps(2 * OUTPUT_BATCH + 7, rng, layer=net.n_layers - 1)
     w = net.flat(net.n_layers - 1).reshape(arch.layers[-1].weight_shape)
     unit = int(np.flatnonzero((w != 0).any(axis=1) & (w == 0).any(axis=1))[0])
     src = unit * w.shape[1] + int(np.flatnonzero(w[unit])[0])
@@ -67,6 +67,17 @@ def test_torch_and_kernel_scorers_agree_bit_for_bit(arch, max_at_zero):
     assert torch_path.row_scores(logits[0, :, 9:50], 9, 50) == kernel_path.row_scores(
         logits[0, :, 9:50], 9, 50
     )
+
+
+@pytest.mark.parametrize("max_at_zero", [False, True], ids=["forward", "max-at-zero"])
+def test_kernel_tiles_agree_with_the_torch_scorer(max_at_zero):
+    caches, labels, swaps = _setup(MNIST, 2 * TILE + 40, seed=21, max_at_zero=max_at_zero)
+    torch_path = TorchOutputScorer(labels, MNIST.n_classes, memory_budget=2**20)
+    kernel_path = KernelOutputScorer(labels, MNIST.n_classes)
+    assert torch_path.rebuild(caches) == kernel_path.rebuild(caches)
+    t_correct, t_loss = torch_path.score_swaps(caches, swaps)
+    k_correct, k_loss = kernel_path.score_swaps(caches, swaps)
+    assert np.array_equal(t_correct, k_correct) and np.array_equal(t_loss, k_loss)
 
 
 @pytest.mark.parametrize("scorer", ["torch", "kernel"])
