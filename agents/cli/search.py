@@ -22,7 +22,15 @@ DEFAULT_NEIGHBORHOOD = {
 }
 """SENSE's default swaps per neighbourhood and layer, per task, as a flag value."""
 AGENT_OPTIONS = {
-    "sense": ("neighborhood_size", "schedule", "block", "layer_weights", "criterion", "accept"),
+    "sense": (
+        "neighborhood_size",
+        "schedule",
+        "block",
+        "layer_weights",
+        "criterion",
+        "accept",
+        "explore",
+    ),
     "random": ("batch", "layer_weights"),
     "annealing": ("t_start", "t_end", "energy", "batch", "layer_weights"),
     "rl": ("policy",),
@@ -221,6 +229,13 @@ def _add_agent_options(p: argparse.ArgumentParser) -> None:
         choices=["no_worse", "better", "always"],
         default=None,
         help="commit rule (default no_worse)",
+    )
+    g.add_argument(
+        "--explore",
+        choices=["cost", "uniform"],
+        default=None,
+        help="adaptive schedule: how an exploring step draws its layer, with odds inversely "
+        "proportional to the neighbourhood's cost (default) or uniformly (before issue 14)",
     )
     g = p.add_argument_group("rl (a trained schedule policy)")
     g.add_argument(
