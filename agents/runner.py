@@ -53,6 +53,7 @@ AGENTS: dict[str, type[SearchAgent]] = {
 }
 CHECKPOINT_SCHEMA = 1
 RESUMABLE_FIELDS = (
+    "agent_defaults",
     "budget_evals",
     "budget_seconds",
     "budget_cost",
@@ -101,6 +102,9 @@ class SearchConfig:
     """Raw data folder; default: $AANN_MNIST_DIR, then the cache."""
     agent_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of the agent's constructor."""
+    agent_defaults: dict[str, Any] = field(default_factory=dict)
+    """Defaults of the agent's arguments that differ from today's: set when a config stored
+    before a default changed is read back, so the run continues as it began."""
     checkpoint_seconds: float = 60.0
     """Checkpoint (and measure test accuracy) at least this often."""
     checkpoint_steps: int | None = None
@@ -120,20 +124,30 @@ class SearchConfig:
                 "the rl agent needs a cost budget (--budget-cost): its policy observes the "
                 "fraction of the budget spent"
             )
-        AGENTS[self.agent](**self.agent_kwargs)  # validates the agent's arguments
+        AGENTS[self.agent](**{**self.agent_defaults, **self.agent_kwargs})  # validates them
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchConfig:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        values.setdefault("score_on", "valid")  # stored before the choice: validation scoring
+        if "score_on" not in values:  # stored before issue 14: its scoring and SENSE defaults
+            values["score_on"] = "valid"
+            if values.get("agent", "sense") == "sense":
+                values["agent_defaults"] = dict(LEGACY_SENSE_DEFAULTS)
         return cls(**values)
 
     def trajectory_fields(self) -> dict[str, Any]:
-        """The fields the trajectory depends on (all but :data:`RESUMABLE_FIELDS`)."""
+        """The fields the trajectory depends on (all but :data:`RESUMABLE_FIELDS`); the scoring
+        fields are left out at the values that mean what a config without them meant, so
+        checkpoints written before they existed still match."""
         d = asdict(self)
         for k in RESUMABLE_FIELDS:
             d.pop(k)
+        if d["score_on"] == "valid":
+            for k in ("score_on", "selection_size"):
+                d.pop(k)
+        if d["rotate_every"] is None:
+            d.pop("rotate_every")
         return d
 
     def trajectory_key(self) -> str:
@@ -143,8 +157,17 @@ class SearchConfig:
         ).hexdigest()
 
 
+LEGACY_SENSE_DEFAULTS: dict[str, Any] = {
+    "neighborhood_size": 64,
+    "schedule": "alternate",
+    "criterion": "accuracy",
+    "explore": "uniform",
+}
+"""SENSE's defaults before issue 14, for runs stored then."""
+
+
 def make_agent(cfg: SearchConfig) -> SearchAgent:
-    agent = AGENTS[cfg.agent](**cfg.agent_kwargs)
+    agent = AGENTS[cfg.agent](**{**cfg.agent_defaults, **cfg.agent_kwargs})
     agent.rng = np.random.default_rng((cfg.seed, 1))  # a stream apart from the env's
     return agent
 
