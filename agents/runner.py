@@ -76,7 +76,8 @@ class SearchConfig:
     sparsity: float = 0.8
     """Sparsity of a random start."""
     init: str = "random"
-    """Start: "random", "psiren" (the shipped p-SIREN net at ``sparsity``) or a network file."""
+    """Start: "random", "balanced" (random, one family for all seeds), "psiren" (the shipped p-SIREN
+    net at ``sparsity``) or a network file."""
     seed: int = 0
     """Seed of the env (start, neighbourhood draws) and, derived from it, of the agent."""
     budget_evals: int | None = None
@@ -366,7 +367,7 @@ class SearchRun:
             agent.load_state_dict(state["agent"], best)
             log.resume(int(state["history_rows"]))
             return
-        init = cfg.init if cfg.init in ("random", "psiren") else str(Path(cfg.init))
+        init = cfg.init if cfg.init in ("random", "balanced", "psiren") else str(Path(cfg.init))
         env.reset(seed=cfg.seed, options={"init": init})
         u = env.unwrapped
         self.directory.write_config({**asdict(cfg), "layer_names": list(u.network.layer_names)})

@@ -517,11 +517,15 @@ def random_network(
     rng: np.random.Generator | int,
     offset: float = 0.0,
     scales: dict[str, float] | None = None,
+    balanced: bool = False,
 ) -> TernaryNetwork:
     """A random p-sparse ternary network.
 
     Every layer gets exactly ``round(sparsity * size)`` zeros at uniformly random positions; each
-    remaining weight is -1 or +1 with equal probability.
+    remaining weight is -1 or +1 with equal probability, or, with ``balanced``, exactly half of
+    them (rounded down) are -1 and the rest +1. Balanced networks of one architecture and sparsity
+    all share one family signature: they are uniformly random members of one family, whatever the
+    seed.
 
     Args:
         arch: Architecture or its name.
@@ -529,6 +533,7 @@ def random_network(
         rng: A ``numpy.random.Generator`` (or an int seed, recorded in the network).
         offset: The task's input offset.
         scales: Layer scales; :func:`default_scales` if None.
+        balanced: Split each layer's nonzeros evenly between -1 and +1.
     """
     arch = get_architecture(arch) if isinstance(arch, str) else arch
     seed = int(rng) if isinstance(rng, (int, np.integer)) else None
@@ -538,8 +543,15 @@ def random_network(
     for spec in arch.layers:
         n = spec.size
         zeros = zeros_per_layer(n, sparsity)
-        flat = gen.choice(np.array([-1, 1], dtype=np.int8), size=n)
-        flat[gen.permutation(n)[:zeros]] = 0
+        if balanced:
+            nonzero = n - zeros
+            flat = np.zeros(n, dtype=np.int8)
+            flat[: nonzero // 2] = -1
+            flat[nonzero // 2 : nonzero] = 1
+            flat = flat[gen.permutation(n)]
+        else:
+            flat = gen.choice(np.array([-1, 1], dtype=np.int8), size=n)
+            flat[gen.permutation(n)[:zeros]] = 0
         weights[spec.name] = flat.reshape(spec.weight_shape)
     return TernaryNetwork(
         arch,
@@ -548,5 +560,5 @@ def random_network(
         offset,
         sparsity,
         seed,
-        {"init": "random", "sparsity": sparsity, "seed": seed},
+        {"init": "balanced" if balanced else "random", "sparsity": sparsity, "seed": seed},
     )

@@ -82,7 +82,8 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
     ## Starting State
 
     `reset(options={"init": ...})`: `"random"` (default: a random `sparsity`-sparse network drawn
-    from `self.np_random`), `"psiren"` (the backprop-trained p-SIREN network that ships with aann
+    from `self.np_random`), `"balanced"` (the same with each layer's nonzeros split evenly
+    between -1 and +1, so that every seed draws a member of one family), `"psiren"` (the backprop-trained p-SIREN network that ships with aann
     for the task at the env's `sparsity`; `aann_env.nets.shipped_levels(task)` lists them), a
     path to a network saved with `TernaryNetwork.save`, or a `TernaryNetwork` of the task's
     architecture (copied).
@@ -338,14 +339,21 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
                     f"the initial network is a {init.arch.name!r} network; this env needs {arch.name!r}"
                 )
             return init.copy()
-        if isinstance(init, str) and init == "random":
-            return random_network(arch, self.sparsity, self.np_random, offset=self.task.offset)
+        if isinstance(init, str) and init in ("random", "balanced"):
+            return random_network(
+                arch,
+                self.sparsity,
+                self.np_random,
+                offset=self.task.offset,
+                balanced=init == "balanced",
+            )
         if isinstance(init, str) and init == "psiren":
             return load_psiren(self.task.name, self.sparsity)
         if isinstance(init, (str, os.PathLike)):
             return TernaryNetwork.load(init, arch=arch)
         raise ValueError(
-            f"options['init'] must be 'random', a path or a TernaryNetwork, got {init!r}"
+            f"options['init'] must be 'random', 'balanced', 'psiren', a path or a TernaryNetwork, "
+            f"got {init!r}"
         )
 
     # ------------------------------------------------------------------------------------ step

@@ -109,8 +109,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--init",
         default=None,
-        help="'random' (default), 'psiren' (the shipped p-SIREN net at --sparsity) or a saved "
-        "network to start from",
+        help="'random' (default), 'balanced' (random, with each layer's nonzeros half -1, half +1: "
+        "every --seed starts in one family), 'psiren' (the shipped p-SIREN net at --sparsity) or "
+        "a saved network to start from",
     )
     p.add_argument(
         "--budget-evals",
@@ -366,9 +367,11 @@ def _check_init(init: str, task: str, level: float) -> None:
 
     Raises:
         ValueError: No p-SIREN net of ``task`` ships at sparsity ``level``, or ``init`` is
-            neither ``"random"``, ``"psiren"`` nor a file.
+            neither ``"random"``, ``"balanced"``, ``"psiren"`` nor a file.
     """
     if init == "psiren":
         load_psiren(task, level)
-    elif init != "random" and not Path(init).is_file():
-        raise ValueError(f"--init {init!r} is neither 'random', 'psiren' nor a network file")
+    elif init not in ("random", "balanced") and not Path(init).is_file():
+        raise ValueError(
+            f"--init {init!r} is neither 'random', 'balanced', 'psiren' nor a network file"
+        )
