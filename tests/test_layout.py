@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "aann_env.nets": 3,
     "aann_env.envs": 4,
     "aann_env.training": 4,
+    "aann_env.analysis": 4,
     "aann_env.viz": 5,
     "aann_env": 6,  # the package facade: registration and re-exports
     "agents": 7,

@@ -5,6 +5,9 @@
 - ``aann train`` (:mod:`agents.cli.train`): the p-SIREN sweep: a dense net trained with backprop,
   then ternarized and sparsified level by level (``--resume`` continues a killed sweep).
 - ``aann rl train`` (:mod:`agents.cli.rl`): train an RL search policy with Stable-Baselines3.
+- ``aann analyze neighbours|tsne|family`` (:mod:`agents.cli.analyze`): the paper's analyses of
+  saved networks: first and k-th neighbours per layer, t-SNE maps, families.
+- ``aann ensemble NETS...`` (:mod:`agents.cli.ensemble`): ensembles of networks against size.
 - ``aann drive NET`` (:mod:`agents.cli.drive`): a saved car network drives ``CarRacing-v3`` on
   held-out tracks.
 - ``aann plot RUN...`` (:mod:`agents.cli.plot`): accuracy against evaluations and time for several
@@ -25,10 +28,10 @@ import sys
 from collections.abc import Callable, Sequence
 
 from aann_env.errors import AANNError
-from agents.cli import drive, plot, rl, search, train, walk
+from agents.cli import analyze, drive, ensemble, plot, rl, search, train, walk
 from agents.cli import eval as eval_net  # not the builtin
 
-SUBCOMMANDS = (search, train, rl, drive, plot, walk, eval_net)
+SUBCOMMANDS = (search, train, rl, analyze, ensemble, drive, plot, walk, eval_net)
 """The sub-command modules, in the order ``aann --help`` lists them."""
 
 

@@ -61,6 +61,22 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def layer_counts(text: str) -> int | dict[str, int]:
+    """An argparse type: one count for every layer (``64``) or ``LAYER=COUNT`` pairs (``fc=256,2.0=32``)."""
+    try:
+        if "=" not in text:
+            return positive_int(text)
+        out = {}
+        for part in text.split(","):
+            name, value = part.split("=")
+            out[name.strip()] = positive_int(value)
+        return out
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or LAYER=COUNT pairs such as fc=256,2.0=32,1.0=8, got {text!r}"
+        ) from None
+
+
 def add_data_args(parser: argparse.ArgumentParser) -> None:
     """Add ``--task`` and ``--data-dir``: which task, and where its raw data lies."""
     parser.add_argument(

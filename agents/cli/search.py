@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from aann_env.nets import load_psiren
-from agents.cli.args import add_data_args, fail, positive_float, positive_int, sparsity
+from agents.cli.args import (
+    add_data_args,
+    fail,
+    layer_counts,
+    positive_float,
+    positive_int,
+    sparsity,
+)
 from agents.presets import PRESETS, preset
 from agents.runner import SearchConfig, SearchRun
 from agents.sense import SCHEDULES, TASK_NEIGHBORHOODS
@@ -46,22 +53,6 @@ def _size(text: str) -> int | str:
 def _rotation(text: str) -> int | str:
     """An argparse type: a positive number of rounds, or ``never``."""
     return "never" if text == "never" else positive_int(text)
-
-
-def neighborhood(text: str) -> int | dict[str, int]:
-    """An argparse type: ``64`` or ``fc=256,2.0=32,1.0=8``."""
-    try:
-        if "=" not in text:
-            return positive_int(text)
-        out = {}
-        for part in text.split(","):
-            name, value = part.split("=")
-            out[name.strip()] = positive_int(value)
-        return out
-    except (ValueError, argparse.ArgumentTypeError):
-        raise argparse.ArgumentTypeError(
-            f"expected a positive integer or LAYER=SIZE pairs such as fc=256,2.0=32,1.0=8, got {text!r}"
-        ) from None
 
 
 def layer_weights(text: str) -> list[float]:
@@ -201,7 +192,7 @@ def _add_agent_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("SENSE")
     g.add_argument(
         "--neighborhood-size",
-        type=neighborhood,
+        type=layer_counts,
         default=None,
         metavar="K",
         help=f"swaps per neighbourhood: a number or LAYER=K pairs (default: MNIST {DEFAULT_NEIGHBORHOOD['mnist']}; car {DEFAULT_NEIGHBORHOOD['car']})",
@@ -330,7 +321,7 @@ def _config(args: argparse.Namespace) -> SearchConfig:
     if args.agent == "sense":
         for k, v in base["sense"].items():
             agent_kwargs.setdefault(k, v)
-        agent_kwargs.setdefault("neighborhood_size", neighborhood(DEFAULT_NEIGHBORHOOD[args.task]))
+        agent_kwargs.setdefault("neighborhood_size", layer_counts(DEFAULT_NEIGHBORHOOD[args.task]))
     elif args.preset is not None:
         raise ValueError(f"--preset {args.preset} is a SENSE protocol; it needs --agent sense")
 
