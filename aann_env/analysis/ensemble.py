@@ -47,6 +47,11 @@ def ensemble_accuracy(logits: torch.Tensor, labels: torch.Tensor, rule: str) -> 
     return float((ensemble_predictions(logits, rule) == labels).double().mean())
 
 
+def default_sizes(m: int) -> list[int]:
+    """1, 2, 4, ... up to ``m`` members, and ``m``."""
+    return sorted({*(2**i for i in range(m.bit_length())), m})
+
+
 def _subsets(
     m: int, size: int, max_subsets: int, rng: np.random.Generator
 ) -> list[tuple[int, ...]]:
@@ -100,7 +105,7 @@ def ensemble_curve(
     labels: np.ndarray | torch.Tensor,
     names: Sequence[str],
     *,
-    sizes: Sequence[int] = (1, 2, 4, 8),
+    sizes: Sequence[int] | None = None,
     ranking: Sequence[int] | None = None,
     max_subsets: int = 50,
     seed: int = 0,
@@ -111,7 +116,7 @@ def ensemble_curve(
         logits: (M, N, C) logits of the members on the scored split (usually test).
         labels: (N,) labels of that split.
         names: A label per member.
-        sizes: Ensemble sizes (each in 1..M).
+        sizes: Ensemble sizes (each in 1..M); default :func:`default_sizes`.
         ranking: Member indices in the order the ``ranked`` ensembles take them (best
             validation accuracy first); default: the given order.
         max_subsets: Most subsets scored per size.
@@ -123,6 +128,7 @@ def ensemble_curve(
     m = len(logits)
     if len(names) != m:
         raise ValueError(f"{m} members' logits but {len(names)} names")
+    sizes = default_sizes(m) if sizes is None else sizes
     bad = [s for s in sizes if not 1 <= s <= m]
     if bad:
         raise ValueError(f"ensemble sizes must be in 1..{m} (the number of members), got {bad}")

@@ -65,7 +65,6 @@ def run(args: argparse.Namespace) -> int:
         if len({n.arch.name for n in nets}) > 1:
             raise ValueError("an ensemble needs networks of one architecture (one task)")
         m = len(nets)
-        sizes = args.sizes or sorted({*(2**i for i in range(m.bit_length()) if 2**i <= m), m})
         task = get_task(task_of(nets[0], args.task))
         scored = task.split(args.split, args.data_dir)
         rank = task.split(args.rank_split, args.data_dir)
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         logits = member_logits(nets, scored.pixels, scored.labels, args.device)
         curve = ensemble_curve(
-            logits, scored.labels, names, sizes=sizes,
+            logits, scored.labels, names, sizes=args.sizes,
             ranking=list(np.argsort(-rank_acc, kind="stable")), max_subsets=args.max_subsets,
             seed=args.seed,
         )  # fmt: skip

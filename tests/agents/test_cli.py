@@ -121,7 +121,7 @@ def test_defaults_are_the_best_configuration_and_presets_the_papers(tmp_path):
     [
         (["search", "--out", "x", "--sparsity", "1.5"], "sparsity must be in"),
         (["search", "--out", "x", "--budget-evals", "-3"], "positive integer"),
-        (["search", "--out", "x", "--neighborhood-size", "fc=abc"], "LAYER=SIZE"),
+        (["search", "--out", "x", "--neighborhood-size", "fc=abc"], "LAYER=COUNT"),
         (["search", "--out", "x", "--agent", "hillclimb"], "invalid choice"),
         (["search", "--budget-evals", "5"], "--out"),
     ],
@@ -150,7 +150,7 @@ def test_bad_paths_exit_2_with_a_message(tmp_path, capsys):
         )
         == 2
     )
-    assert "neither 'random', 'psiren' nor a network file" in capsys.readouterr().err
+    assert "neither 'random', 'balanced', 'psiren' nor a network file" in capsys.readouterr().err
     assert main(["search", "--out", str(tmp_path / "c"), "--resume"]) == 2
     assert "nothing to resume" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "missing.npz")]) == 2
@@ -167,7 +167,7 @@ def test_help_reads(capsys):
     assert "--budget-evals" in text and "--resume" in text and "Fig. 6" in text
 
 
-SUBCOMMANDS = ("search", "train", "drive", "plot", "walk", "eval")
+SUBCOMMANDS = ("search", "train", "analyze", "ensemble", "drive", "plot", "walk", "eval")
 
 
 def test_top_help_lists_every_subcommand():
