@@ -12,8 +12,10 @@ import gymnasium as gym
 import pytest
 
 import aann_env  # noqa: F401  (registers the env ids)
+from aann_env.core.forward import evaluate
 from aann_env.core.network import TernaryNetwork
 from aann_env.nets import load_psiren
+from aann_env.tasks import get_task
 
 pytestmark = pytest.mark.usefixtures("mnist_ready")
 
@@ -126,3 +128,25 @@ def test_proposal_policy_and_uniform_spend_the_same_tries():
     assert len(calls) == 8  # an episode is exactly `tries` proposals, one evaluation each
     for rows in out["results"].values():
         assert len(rows) == 2
+
+
+def test_analysis_family_of_best_neighbours():
+    result = load_example("analysis").run_analysis(
+        neighbours={"2.0": 6, "fc": 40}, members=3, eval_size=EVAL_SIZE
+    )
+    shipped, hood = load_psiren("mnist", 0.9), result["neighbours"]
+    valid = get_task("mnist").split("valid").subset(EVAL_SIZE)
+    test = get_task("mnist").split("test").subset(EVAL_SIZE)
+    assert hood.base_accuracy == evaluate(shipped, valid.pixels, valid.labels).accuracy
+    best = max(float(a) for s in hood.layers for a in s.accuracy)
+    family = result["family"]
+    # The first member is the best neighbour scored, each one swap from the shipped net.
+    assert evaluate(family[0], valid.pixels, valid.labels).accuracy == best
+    for member in family:
+        assert member.family_signature() == shipped.family_signature()
+        assert member.hamming(shipped) == 2
+    tests = [evaluate(m, test.pixels, test.labels).accuracy for m in family]
+    assert result["analysis"].accuracy["test"].tolist() == tests
+    rows = {(r["size"], r["rule"]): r for r in result["curve"].rows}
+    assert rows[1, "vote"]["ranked"] == tests[0]
+    assert set(rows) == {(s, rule) for s in (1, 2, 3) for rule in ("vote", "logits")}
