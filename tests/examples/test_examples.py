@@ -109,6 +109,7 @@ def test_schedule_ppo_trains_and_compares_at_equal_cost():
         eval_budget=3000.0,
         eval_seeds=(5,),
         test_eval_size=200,
+        test_size=200,
     )
     assert out["episode_returns"], "training finished no episode"
     assert set(out["results"]) == {"ppo", "fc", "adaptive"}
@@ -150,3 +151,38 @@ def test_analysis_family_of_best_neighbours():
     rows = {(r["size"], r["rule"]): r for r in result["curve"].rows}
     assert rows[1, "vote"]["ranked"] == tests[0]
     assert set(rows) == {(s, rule) for s in (1, 2, 3) for rule in ("vote", "logits")}
+
+
+def test_layer_team_trains_a_shared_policy_and_compares_at_equal_cost():
+    import numpy as np
+
+    from agents.rl.team import make_team_vec_env
+
+    out = load_example("rl_layer_team").run_layer_team(
+        timesteps=24,
+        n_steps=4,
+        batch_size=12,
+        eval_size=100,
+        max_cycles=3,
+        budget=6000.0,
+        eval_seeds=(5,),
+        test_eval_size=200,
+        test_size=200,
+    )
+    assert out["episode_returns"], "training finished no episode"
+    results = out["results"]
+    assert set(results) == {"team-ppo", "team-random", "adaptive", "fc"}
+    for rows in results.values():
+        assert len(rows) == 1 and all(0.0 <= a <= 1.0 for a in rows[0][:2])
+    team_cost = results["team-ppo"][0][2]
+    for name in ("adaptive", "fc"):  # SENSE spends at least what the team spent
+        assert results[name][0][2] >= max(team_cost, 1.0)
+    # The SB3 route seeds its envs: copy i of the team starts from seed + i.
+    first = []
+    for _ in range(2):
+        venv = make_team_vec_env(2, eval_size=100, neighborhood_sizes=(2, 4), max_cycles=2)
+        venv.seed(3)
+        first.append(venv.reset())
+        venv.close()
+    assert first[0].shape == (2 * 3, 13) and np.array_equal(first[0], first[1])
+    assert not np.array_equal(first[0][:3, 6:], first[0][3:, 6:])
