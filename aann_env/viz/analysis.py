@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from aann_env.analysis.ensemble import RULES, EnsembleCurve
 from aann_env.analysis.family import FamilyAnalysis
@@ -37,6 +38,7 @@ def plot_neighbours(analysis: NeighbourAnalysis, out_path: str | Path, title: st
             fontsize=9,
         )
         ax.set_xlabel("accuracy - original (points)")
+        ax.xaxis.set_major_locator(MaxNLocator(5))
         if i == 0:
             ax.set_ylabel("first neighbours")
             ax.legend(fontsize=8)
@@ -47,24 +49,33 @@ def plot_neighbours(analysis: NeighbourAnalysis, out_path: str | Path, title: st
 
 
 def plot_distances(analysis: NeighbourAnalysis, out_path: str | Path, title: str = "") -> Path:
-    """Accuracy of k-th neighbours against k: mean and 10-90% band per layer."""
-    fig = Figure(figsize=(5.5, 3.8))
-    ax = fig.add_subplot()
-    for d in analysis.distances:
+    """Accuracy of k-th neighbours against k, relative to the original: mean and 10-90% band.
+
+    One panel per layer, each with its own scale: a conv ``1.0`` walk loses points where an fc
+    walk loses hundredths of a point.
+    """
+    n = len(analysis.distances)
+    fig = Figure(figsize=(3.6 * n, 3.4))
+    for i, d in enumerate(analysis.distances):
+        ax = fig.add_subplot(1, n, i + 1)
         rows = analysis.distance_summary(d)
         k = [r["k"] for r in rows]
-        ax.plot(k, [100 * r["mean_accuracy"] for r in rows], marker="o", label=f"layer {d.layer}")
+        base = analysis.base_accuracy
+        ax.plot(k, [100 * (r["mean_accuracy"] - base) for r in rows], marker="o", label="mean")
         ax.fill_between(
             k,
-            [100 * r["q10_accuracy"] for r in rows],
-            [100 * r["q90_accuracy"] for r in rows],
+            [100 * (r["q10_accuracy"] - base) for r in rows],
+            [100 * (r["q90_accuracy"] - base) for r in rows],
             alpha=0.2,
+            label="10-90%",
         )
-    ax.axhline(100 * analysis.base_accuracy, color="red", lw=1, label="original")
-    ax.set_xlabel("k (swaps from the original; Hamming distance 2k)")
-    ax.set_ylabel("accuracy (%)")
-    ax.legend(fontsize=8)
-    ax.set_title(title or "k-th neighbours along random walks", fontsize=10)
+        ax.axhline(0.0, color="red", lw=1, label="original")
+        ax.set_title(f"layer {d.layer}", fontsize=9)
+        ax.set_xlabel("k (Hamming distance 2k)")
+        if i == 0:
+            ax.set_ylabel("accuracy - original (points)")
+            ax.legend(fontsize=8)
+    fig.suptitle(title or "k-th neighbours along random walks", fontsize=10)
     fig.tight_layout()
     return save_png(fig, out_path)
 
