@@ -11,7 +11,9 @@ evals=${2:-1500000}
 out=${3:-runs/family}
 for ((s = 0; s < seeds; s++)); do
   run="$out/seed-$s"
-  if [ -f "$run/summary.json" ] && grep -q '"evals": '"$evals" "$run/summary.json"; then
+  if [ -f "$run/summary.json" ] && .venv/bin/python -c \
+    "import json, sys; sys.exit(json.load(open(sys.argv[1]))['evals'] < int(sys.argv[2]))" \
+    "$run/summary.json" "$evals"; then
     echo "family: $run is done"
     continue
   fi
