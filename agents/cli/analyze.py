@@ -182,6 +182,7 @@ def run_tsne(args: argparse.Namespace) -> int:
                 probe=args.probe, perplexity=args.perplexity, seed=args.seed, device=args.device,
             )  # fmt: skip
             nmap.meta.update(_meta(args, label, task, args.split))
+            nmap.meta["seconds"] = time.perf_counter() - t0
             paths += nmap.save(args.out)
             paths.append(plot_tsne(nmap, Path(args.out) / f"tsne-{layer}.png"))
             print(
