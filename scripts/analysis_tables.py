@@ -37,7 +37,7 @@ def _named(items: list[str]) -> list[tuple[str, Path]]:
 
 def neighbours(items: list[str]) -> None:
     print(
-        "| network | original | layer | scored | of | better | equal | worse | mean | best | worst | per s |"
+        "| network | original | layer | scored | of | better | equal | worse | mean | best | worst |"
     )
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, path in _named(items):
