@@ -315,8 +315,8 @@ def analyze_neighbours(
     names = list(layers) if layers is not None else list(net.layer_names)
     for name in names:
         net.layer_index(name)
-    counts = _per_layer(neighbours, names, DEFAULT_NEIGHBOURS.get(net.arch.name, {}), 1000)
-    per_step = _per_layer(
+    counts = per_layer(neighbours, names, DEFAULT_NEIGHBOURS.get(net.arch.name, {}), 1000)
+    per_step = per_layer(
         distance_neighbours,
         names,
         {n: max(1, counts[n] // DISTANCE_SHARE) for n in names},
@@ -353,7 +353,7 @@ def analyze_neighbours(
     return result
 
 
-def _per_layer(
+def per_layer(
     given: Mapping[str, int] | int | None,
     names: Sequence[str],
     defaults: Mapping[str, int],

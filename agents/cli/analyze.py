@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aann_env.analysis import analyze_family, analyze_neighbours, tsne_neighbours
+from aann_env.analysis.neighbours import per_layer
 from aann_env.analysis.tsne import REPRESENTATIONS
 from aann_env.core.network import TernaryNetwork
 from aann_env.tasks import Split, get_task
@@ -72,7 +73,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     t.add_argument("net", help="network file, run directory, psiren:LEVEL")
     _common(t)
     t.add_argument("--layers", nargs="+", default=None, help="one map per layer (default all)")
-    t.add_argument("--neighbours", type=positive_int, default=2000, help="per map (2000)")
+    t.add_argument(
+        "--neighbours",
+        type=layer_counts,
+        default=2000,
+        help="neighbours per map: a number or LAYER=N pairs (default 2000 in every layer)",
+    )
     t.add_argument(
         "--representation",
         choices=REPRESENTATIONS,
@@ -173,12 +179,13 @@ def run_tsne(args: argparse.Namespace) -> int:
         layers = args.layers or list(net.layer_names)
         for layer in layers:
             net.layer_index(layer)
+        counts = per_layer(args.neighbours, layers, {}, 2000)
         paths = []
         for layer in layers:
             t0 = time.perf_counter()
             nmap = tsne_neighbours(
                 net, data.pixels, data.labels, layer,
-                neighbours=args.neighbours, representation=args.representation,
+                neighbours=counts[layer], representation=args.representation,
                 probe=args.probe, perplexity=args.perplexity, seed=args.seed, device=args.device,
             )  # fmt: skip
             nmap.meta.update(_meta(args, label, task, args.split))
