@@ -8,7 +8,9 @@ Two representations of a first neighbour are offered:
   neighbours is then ``4 - 2 * ([same src] + [same dst] * v_i * v_j)``: 0 for the same swap, 2 when
   they move the same weight or fill the same position with the same sign, 4 when they share
   nothing, 6 when they fill one position with opposite signs. The map is exact from those
-  distances (``metric="precomputed"``); clusters are swaps that share a source weight or a
+  distances (``metric="precomputed"`` given the squared distances, which is what scikit-learn's
+  t-SNE computes itself for ``metric="euclidean"``, so the map is the t-SNE of the full weight
+  vectors without building them); clusters are swaps that share a source weight or a
   destination.
 - ``"logits"``: what the neighbour *does*: the change of its logits from the original's on a fixed
   probe set of images (flattened, ``probe x classes`` numbers), reduced to 50 dimensions by PCA
@@ -115,7 +117,7 @@ def embed(
     seed: int,
     perplexity: float = 30.0,
 ) -> np.ndarray:
-    """t-SNE of either feature rows (PCA to 50 dimensions first) or a distance matrix."""
+    """t-SNE of either feature rows (PCA to 50 dimensions first) or a Euclidean distance matrix."""
     from sklearn.decomposition import PCA  # heavy imports, only when a map is made
     from sklearn.manifold import TSNE
 
@@ -125,7 +127,7 @@ def embed(
         tsne = TSNE(
             2, perplexity=perplexity, metric="precomputed", init="random", random_state=seed
         )
-        return tsne.fit_transform(distances)
+        return tsne.fit_transform(distances**2)  # squared, as TSNE squares euclidean ones
     assert features is not None
     if features.shape[1] > 50 and n > 50:
         features = PCA(50, random_state=seed).fit_transform(features)

@@ -84,14 +84,20 @@ def plot_tsne(nmap: NeighbourMap, out_path: str | Path, title: str = "") -> Path
     """The map in 3-D with accuracy as height (Figs. 4 and 10), and seen from above."""
     fig = Figure(figsize=(10.5, 4.4))
     acc = 100 * nmap.accuracy
+    # A few ruinous neighbours (conv 1.0) would take the whole colour range: clip to 2-100%.
+    low, high = np.percentile(acc, 2), acc.max()
     ax3 = fig.add_subplot(1, 2, 1, projection="3d")
-    ax3.scatter(nmap.xy[:, 0], nmap.xy[:, 1], acc, c=acc, cmap="viridis", s=4)  # type: ignore[misc]
+    ax3.scatter(nmap.xy[:, 0], nmap.xy[:, 1], acc, c=acc, cmap="viridis", s=4, vmin=low, vmax=high)  # type: ignore[misc]
     ax3.set_xlabel("t-SNE 1")
     ax3.set_ylabel("t-SNE 2")
     ax3.set_zlabel("accuracy (%)")  # type: ignore[attr-defined]
     ax = fig.add_subplot(1, 2, 2)
-    sc = ax.scatter(nmap.xy[:, 0], nmap.xy[:, 1], c=acc, cmap="viridis", s=5)
-    fig.colorbar(sc, ax=ax, label=f"accuracy (%), original {100 * nmap.base_accuracy:.2f}")
+    sc = ax.scatter(nmap.xy[:, 0], nmap.xy[:, 1], c=acc, cmap="viridis", s=5, vmin=low, vmax=high)
+    fig.colorbar(
+        sc,
+        ax=ax,
+        label=f"accuracy (%), original {100 * nmap.base_accuracy:.2f}\n(colours clipped below the 2nd percentile)",
+    )
     ax.set_xlabel("t-SNE 1")
     ax.set_ylabel("t-SNE 2")
     fig.suptitle(
