@@ -45,7 +45,7 @@ def test_tsne_family_and_ensemble(tmp_path, capsys):
         net.save(tmp_path / f"m{seed}.npz")
         nets.append(net)
     tsne = ["analyze", "tsne", str(tmp_path / "m0.npz"), "--out", str(tmp_path / "ts")]
-    assert main([*tsne, "--eval-size", "50", "--neighbours", "10", "--layers", "fc"]) == 0
+    assert main([*tsne, "--eval-size", "50", "--neighbours", "fc=10", "--layers", "fc"]) == 0
     assert (tmp_path / "ts" / "tsne-fc.png").is_file()
     assert len(read_csv(tmp_path / "ts" / "tsne-fc.csv")) == 10
 
@@ -81,6 +81,9 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
     ens = ["ensemble", str(tmp_path / "a.npz"), "--sizes", "1,4", "--out", str(tmp_path / "e")]
     assert main(ens) == 2
     assert "sizes must be in 1..1" in capsys.readouterr().err
+    tsne = ["analyze", "tsne", "psiren:0.9", "--out", str(tmp_path), "--layers", "fc"]
+    assert main([*tsne, "--neighbours", "2.0=10"]) == 2
+    assert "not analysed" in capsys.readouterr().err
     bad = ["analyze", "neighbours", "psiren:0.9", "--out", str(tmp_path), "--layers", "fc7"]
     assert main(bad) == 2
     assert "no layer" in capsys.readouterr().err
