@@ -18,6 +18,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from aann_env.analysis.records import read_csv
 
 
@@ -70,8 +72,11 @@ def distances(items: list[str]) -> None:
 
 
 def tsne(items: list[str]) -> None:
-    print("| network | layer | neighbours | accuracy range (points) | better |")
-    print("|---|---|---:|---|---:|")
+    print(
+        "| network | layer | neighbours | moved weights | accuracy range (points) | better "
+        "| variance explained by the moved weight |"
+    )
+    print("|---|---|---:|---:|---|---:|---:|")
     for name, path in _named(items):
         for f in sorted(path.glob("tsne-*.json")):
             s = json.loads(f.read_text())
@@ -79,9 +84,18 @@ def tsne(items: list[str]) -> None:
             acc = [float(r["accuracy"]) for r in rows]
             base = s["base_accuracy"]
             better = sum(a > base for a in acc) / len(acc)
+            # The map's clusters are swaps that move one weight: how much of the accuracy's
+            # variance is between those groups (eta squared; only where a group averages at
+            # least 3 swaps, since groups of one explain everything trivially)?
+            src = np.array([int(r["src"]) for r in rows])
+            a = np.array(acc)
+            groups = [a[src == v] for v in np.unique(src)]
+            between = sum(len(g) * (g.mean() - a.mean()) ** 2 for g in groups)
+            total = ((a - a.mean()) ** 2).sum()
             print(
-                f"| {name} | {s['layer']} | {len(acc):,} | {_pts(min(acc) - base)} .. "
-                f"{_pts(max(acc) - base)} | {better:.1%} |"
+                f"| {name} | {s['layer']} | {len(acc):,} | {len(groups):,} | "
+                f"{_pts(min(acc) - base)} .. {_pts(max(acc) - base)} | {better:.1%} "
+                f"| {f'{between / total:.0%}' if len(a) >= 3 * len(groups) else '-'} |"
             )
 
 
