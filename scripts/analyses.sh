@@ -13,7 +13,7 @@ for part in "${parts[@]}"; do
   case $part in
     mnist-psiren)
       $aann analyze neighbours psiren:0.9 --task mnist --out $out/mnist-psiren90
-      $aann analyze tsne psiren:0.9 --task mnist --out $out/mnist-psiren90 --neighbours 1.0=1000,2.0=2000,fc=2000 ;;
+      $aann analyze tsne psiren:0.9 --task mnist --out $out/mnist-psiren90 --neighbours 1.0=300,2.0=2000,fc=2000 ;;
     car-psiren)
       $aann analyze neighbours psiren:0.9 --task car --out $out/car-psiren90
       $aann analyze tsne psiren:0.9 --task car --out $out/car-psiren90 --neighbours 1.0=200,2.0=2000,fc1=2000,fc2=2000 ;;
