@@ -109,7 +109,6 @@ def test_schedule_ppo_trains_and_compares_at_equal_cost():
         eval_budget=3000.0,
         eval_seeds=(5,),
         test_eval_size=200,
-        test_size=200,
     )
     assert out["episode_returns"], "training finished no episode"
     assert set(out["results"]) == {"ppo", "fc", "adaptive"}
