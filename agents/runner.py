@@ -14,10 +14,17 @@ A search's run directory (:class:`aann_env.runs.directory.RunDirectory`) holds:
 A run killed at any moment (even ``kill -9``) resumes from its last checkpoint: history rows
 written after it are dropped and recomputed, and because every random draw comes from the saved
 generators the search continues the very trajectory it would have taken.
+
+With ``workers`` the neighbourhoods are scored on Ray actors
+(:class:`agents.distributed.pool.NeighbourPool`) with the very scores of one process, so the
+trajectory does not depend on it and a resume may change it. When an actor is lost the run
+checkpoints the last step it completed, then fails with a
+:class:`agents.distributed.cluster.WorkerError` that says how to resume.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -41,6 +48,8 @@ from agents.annealing import SimulatedAnnealing
 from agents.base import SearchAgent, score_fields
 from agents.budget import Budget, StepInfo
 from agents.callbacks import BaseCallback, CallbackList, ProgressBarCallback
+from agents.distributed.cluster import WorkerError
+from agents.distributed.pool import NeighbourPool
 from agents.random_search import RandomSearch
 from agents.rl.agent import RLSchedule
 from agents.sense import SENSE
@@ -61,6 +70,8 @@ RESUMABLE_FIELDS = (
     "checkpoint_steps",
     "data_dir",
     "device",
+    "workers",
+    "ray_address",
 )
 """Fields of a :class:`SearchConfig` that may change when a run resumes."""
 
@@ -110,6 +121,11 @@ class SearchConfig:
     """Checkpoint (and measure test accuracy) at least this often."""
     checkpoint_steps: int | None = None
     """Also checkpoint every this many steps."""
+    workers: int | None = None
+    """Ray actors that score each neighbourhood (None: this process); the trajectory is the
+    same either way."""
+    ray_address: str | None = None
+    """The Ray cluster of the workers (None: a local Ray instance)."""
 
     def __post_init__(self) -> None:
         if self.agent not in AGENTS:
@@ -119,6 +135,8 @@ class SearchConfig:
                 f"unknown task {self.task!r}; tasks with an env: {sorted(TASK_ENV_IDS)}"
             )
         Budget(self.budget_evals, self.budget_seconds, self.budget_cost)  # validates
+        if self.workers is not None and int(self.workers) < 1:
+            raise ValueError(f"workers must be at least 1 Ray actor, got {self.workers}")
         check_scoring(self.score_on, self.rotate_every)
         if self.agent == "rl" and self.budget_cost is None:
             raise ValueError(
@@ -173,6 +191,12 @@ def make_agent(cfg: SearchConfig) -> SearchAgent:
     return agent
 
 
+def history_columns(cfg: SearchConfig) -> tuple[str, ...]:
+    """The columns of the search's ``history.csv``: the score columns when it scores on another
+    split than it selects by."""
+    return SEARCH_COLUMNS + (SCORE_COLUMNS if cfg.score_on != "valid" else ())
+
+
 def make_env(cfg: SearchConfig) -> gym.Env:
     return gym.make(
         TASK_ENV_IDS[cfg.task],
@@ -215,6 +239,41 @@ def load_checkpoint(path: Path) -> tuple[TernaryNetwork, TernaryNetwork, dict[st
     current = TernaryNetwork.from_arrays(contents, str(path), prefix="current")
     best = TernaryNetwork.from_arrays(contents, str(path), prefix="best")
     return current, best, state
+
+
+def search_state(agent: SearchAgent, env: gym.Env) -> dict[str, Any]:
+    """What a checkpoint holds besides the networks: the agent's state, the env's generator and
+    where the scoring rotation stands (JSON-able)."""
+    u = env.unwrapped
+    return {
+        "agent": agent.state_dict(),
+        "env_rng": u.np_random.bit_generator.state,
+        "scoring": u.scoring_state(),
+    }
+
+
+def restore_search(
+    env: gym.Env,
+    agent: SearchAgent,
+    seed: int,
+    current: TernaryNetwork,
+    best: TernaryNetwork,
+    state: dict[str, Any],
+) -> None:
+    """Put a search back where :func:`search_state` (and its two networks) found it."""
+    env.reset(seed=seed, options={"init": current})
+    env.unwrapped.np_random.bit_generator.state = state["env_rng"]
+    env.unwrapped.restore_scoring_state(state.get("scoring", {"rounds": 0}))
+    agent.load_state_dict(state["agent"], best)
+
+
+def start_row(env: gym.Env, scores: bool) -> list[Any]:
+    """Row 0 of a new search's history: the start, with its test accuracy."""
+    u = env.unwrapped
+    start = StepInfo(
+        0, 0, 0.0, "", False, u.val_accuracy, u.val_loss, u.val_accuracy, **score_fields(u)
+    )
+    return history_row(start, u.test_accuracy(), scores)
 
 
 # ------------------------------------------------------------------------------------- callbacks
@@ -273,6 +332,37 @@ class CheckpointCallback(BaseCallback):
         return True
 
 
+class SafePoint(BaseCallback):
+    """Keeps the state after the latest completed step (a few small dicts), so that a search
+    whose Ray actor is lost in the middle of a step can checkpoint where it last stood.
+
+    A lost actor is noticed when the driver waits on the actors (a round's scores, or a commit
+    broadcast, which goes out before the driver's own commit), so the networks are still those of
+    the last completed step; only the generators and counters moved on, and the kept state puts
+    them back.
+    """
+
+    def __init__(self, run: SearchRun) -> None:
+        super().__init__()
+        self.run = run
+        self.state: dict[str, Any] | None = None
+        self.best: TernaryNetwork | None = None
+        self.step = 0
+
+    def _on_run_start(self) -> None:
+        self._keep()
+
+    def _on_step(self, info: StepInfo) -> bool:
+        self._keep()
+        return True
+
+    def _keep(self) -> None:
+        assert self.agent is not None and self.env is not None
+        self.state = copy.deepcopy(self.run.state(self.agent, self.env))
+        self.best = self.agent.best_network  # replaced, never changed in place
+        self.step = self.agent.steps
+
+
 def history_row(info: StepInfo, test_accuracy: float | None, scores: bool = False) -> list[Any]:
     """One ``history.csv`` row (:data:`SEARCH_COLUMNS`, then :data:`SCORE_COLUMNS` if
     ``scores``); floats keep every digit."""
@@ -316,9 +406,11 @@ class SearchRun:
             resume,
             SearchConfig.from_dict,
             SearchConfig.trajectory_fields,
-            ("budget_evals", "budget_seconds", "budget_cost"),
+            ("budget_evals", "budget_seconds", "budget_cost", "workers", "ray_address"),
         )
         self._log: CsvLog | None = None
+        self.pool: NeighbourPool | None = None
+        """The Ray actors scoring the neighbourhoods while the run runs with ``workers``."""
 
     @property
     def history_path(self) -> Path:
@@ -328,20 +420,24 @@ class SearchRun:
     def checkpoint_path(self) -> Path:
         return self.directory.checkpoint_path
 
-    def checkpoint(self, agent: SearchAgent, env: gym.Env) -> None:
-        """Save the checkpoint and the current and best networks."""
-        u = env.unwrapped
-        assert agent.best_network is not None and self._log is not None
-        state = {
-            "agent": agent.state_dict(),
-            "env_rng": u.np_random.bit_generator.state,
-            "scoring": u.scoring_state(),
+    def state(self, agent: SearchAgent, env: gym.Env) -> dict[str, Any]:
+        """The checkpoint state of the run as it stands (besides the networks)."""
+        assert self._log is not None
+        return {
+            **search_state(agent, env),
             "history_rows": self._log.rows,
             "trajectory_key": self.config.trajectory_key(),
         }
-        save_checkpoint(self.directory, u.network, agent.best_network, state)
-        u.network.save(self.dir / "current.npz")
-        agent.best_network.save(self.dir / "best.npz")
+
+    def checkpoint(self, agent: SearchAgent, env: gym.Env) -> None:
+        """Save the checkpoint and the current and best networks."""
+        assert agent.best_network is not None
+        self._save(env.unwrapped.network, agent.best_network, self.state(agent, env))
+
+    def _save(self, current: TernaryNetwork, best: TernaryNetwork, state: dict[str, Any]) -> None:
+        save_checkpoint(self.directory, current, best, state)
+        current.save(self.dir / "current.npz")
+        best.save(self.dir / "best.npz")
 
     def _accept(
         self, checkpoint: tuple[TernaryNetwork, TernaryNetwork, dict[str, Any]]
@@ -361,10 +457,7 @@ class SearchRun:
                     "Start the run again in a new directory"
                 )
             current, best, state = restored
-            env.reset(seed=cfg.seed, options={"init": current})
-            env.unwrapped.np_random.bit_generator.state = state["env_rng"]
-            env.unwrapped.restore_scoring_state(state.get("scoring", {"rounds": 0}))
-            agent.load_state_dict(state["agent"], best)
+            restore_search(env, agent, cfg.seed, current, best, state)
             log.resume(int(state["history_rows"]))
             return
         init = cfg.init if cfg.init in ("random", "balanced", "psiren") else str(Path(cfg.init))
@@ -372,40 +465,89 @@ class SearchRun:
         u = env.unwrapped
         self.directory.write_config({**asdict(cfg), "layer_names": list(u.network.layer_names)})
         log.create()
-        start = StepInfo(
-            0, 0, 0.0, "", False, u.val_accuracy, u.val_loss, u.val_accuracy, **score_fields(u)
-        )
-        log.append(history_row(start, u.test_accuracy(), len(log.columns) > len(SEARCH_COLUMNS)))
+        log.append(start_row(env, len(log.columns) > len(SEARCH_COLUMNS)))
 
-    def run(self, progress: bool = True) -> dict[str, Any]:
+    def run(self, progress: bool = True, callback: BaseCallback | None = None) -> dict[str, Any]:
         """Run (or continue) the search to its budget; return the summary.
+
+        Args:
+            progress: Show a progress bar.
+            callback: Also called after every step, after the run's own history and checkpoint
+                callbacks; returning False stops the search (which can be resumed).
 
         Raises:
             RunLockedError: Another process is writing this run directory.
+            RayUnavailableError: ``workers`` is set, and Ray is not installed or its cluster
+                cannot be reached.
+            WorkerError: A Ray actor was lost; the run checkpointed its last completed step.
         """
         cfg = self.config
         with self.directory.lock:
             env = make_env(cfg)
             agent = make_agent(cfg)
-            columns = SEARCH_COLUMNS + (SCORE_COLUMNS if cfg.score_on != "valid" else ())
-            self._log = log = self.directory.log("history.csv", columns)
+            self.pool = self._start_pool(env)
+            self._log = log = self.directory.log("history.csv", history_columns(cfg))
             try:
                 self._start(env, agent, log)
-                schedule = CheckpointSchedule(cfg.checkpoint_seconds, cfg.checkpoint_steps)
-                callbacks: list[BaseCallback] = [
-                    HistoryCallback(log, schedule),
-                    CheckpointCallback(self, schedule),
-                ]
-                if progress:
-                    callbacks.append(ProgressBarCallback(cfg.budget_evals, cfg.agent))
-                budget = Budget(cfg.budget_evals, cfg.budget_seconds, cfg.budget_cost)
-                best = agent.run(env, budget, callback=CallbackList(callbacks))
-                self.checkpoint(agent, env)
+                if self.pool is not None:
+                    self.pool.attach(env)
+                best = self._search(env, agent, log, progress, callback)
             finally:
                 log.close()
+                if self.pool is not None:
+                    self.pool.close()
             summary = self._summary(env, agent, best)
             self.directory.write_summary(summary)
         return summary
+
+    def _start_pool(self, env: gym.Env) -> NeighbourPool | None:
+        """The Ray actors that score the neighbourhoods, when the config asks for them."""
+        cfg, u = self.config, env.unwrapped
+        if cfg.workers is None:
+            return None
+        # The actors score on their CPUs whatever the driver's device: the scores are the same.
+        return NeighbourPool.start(
+            u.scoring_set, int(cfg.workers), address=cfg.ray_address, layer_costs=u.layer_costs
+        )
+
+    def _search(
+        self,
+        env: gym.Env,
+        agent: SearchAgent,
+        log: CsvLog,
+        progress: bool,
+        callback: BaseCallback | None,
+    ) -> TernaryNetwork:
+        """Run the agent with the run's callbacks; checkpoint at the end, or when a worker is lost."""
+        cfg = self.config
+        schedule = CheckpointSchedule(cfg.checkpoint_seconds, cfg.checkpoint_steps)
+        safepoint = SafePoint(self)  # only a run with workers can lose one
+        callbacks: list[BaseCallback] = [
+            HistoryCallback(log, schedule),
+            CheckpointCallback(self, schedule),
+            *([safepoint] if self.pool is not None else []),
+        ]
+        if progress:
+            callbacks.append(ProgressBarCallback(cfg.budget_evals, cfg.agent))
+        if callback is not None:
+            callbacks.append(callback)
+        budget = Budget(cfg.budget_evals, cfg.budget_seconds, cfg.budget_cost)
+        try:
+            best = agent.run(env, budget, callback=CallbackList(callbacks))
+        except WorkerError as exc:
+            raise self._lost(exc, env, safepoint) from exc
+        self.checkpoint(agent, env)
+        return best
+
+    def _lost(self, exc: WorkerError, env: gym.Env, safepoint: SafePoint) -> WorkerError:
+        """Checkpoint the last completed step after a lost worker; the error to raise."""
+        if safepoint.state is None or safepoint.best is None:
+            return WorkerError(f"{exc}; the search had not started, nothing was checkpointed")
+        self._save(env.unwrapped.network, safepoint.best, safepoint.state)
+        return WorkerError(
+            f"{exc}. {self.dir} holds a checkpoint of step {safepoint.step}: resume with "
+            f"`aann search --out {self.dir} --resume` (--workers N to change the actors)"
+        )
 
     def _summary(self, env: gym.Env, agent: SearchAgent, best: TernaryNetwork) -> dict[str, Any]:
         u = env.unwrapped

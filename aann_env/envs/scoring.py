@@ -15,18 +15,24 @@ With ``rotate_every=R`` the scoring subset is a *batch* that moves on every ``R`
 like a minibatch: batch ``b`` is the ``b``-th block of ``size`` entries of a fixed permutation of
 the split (seed 0, wrapping around), so every batch is the same on every machine and a search
 sees the whole split in turn. Without rotation the subset is :meth:`Split.subset`'s fixed one.
+
+Scoring may happen elsewhere: a :class:`SwapScorer` attached to :class:`ScoringEvaluators`
+(e.g. Ray actors, :mod:`agents.distributed`) is told every network and batch the scoring
+evaluator loads and every swap it commits, and scores the swaps of each round in its place. Its
+scores must be identical to the local evaluator's; the local evaluator still keeps the current
+network's accuracy and loss.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
 from aann_env.core.network import TernaryNetwork
-from aann_env.evaluation import IncrementalEvaluator
+from aann_env.evaluation import IncrementalEvaluator, SwapScores
 from aann_env.tasks.registry import Task
 from aann_env.tasks.split import Split
 
@@ -82,6 +88,21 @@ class ScoringSet:
         return int(rounds) // int(self.rotate_every) if self.rotates else 0  # type: ignore[arg-type]
 
 
+class SwapScorer(Protocol):
+    """Scores swaps of the scoring images in place of the local evaluator (for example on Ray
+    actors), following it: it is told each network and batch the evaluator loads and each swap
+    it commits, so it always scores the same network on the same images."""
+
+    def load(self, net: TernaryNetwork, batch: int) -> None:
+        """Start over from ``net`` on batch ``batch`` of the scoring set."""
+
+    def commit(self, swap: np.ndarray) -> None:
+        """Apply a legal swap (the one the local evaluator commits)."""
+
+    def score(self, swaps: np.ndarray) -> SwapScores:
+        """Scores of (K, 3) legal swaps, identical (``==``) to the local evaluator's."""
+
+
 class ScoringEvaluators:
     """A search's evaluators: one on the current scoring batch and, when the search scores on
     another split, one on the selection images, committed in lock-step.
@@ -104,6 +125,7 @@ class ScoringEvaluators:
         self.batch = 0
         self._scoring: IncrementalEvaluator | None = None
         self._selection: IncrementalEvaluator | None = None
+        self._remote: SwapScorer | None = None
 
     @classmethod
     def for_task(
@@ -141,6 +163,32 @@ class ScoringEvaluators:
         """The evaluator of the selection images (the scoring one when they are the same)."""
         return self.evaluator if self._selection is None else self._selection
 
+    @property
+    def remote(self) -> SwapScorer | None:
+        """The scorer attached with :meth:`attach`, if any."""
+        return self._remote
+
+    def attach(self, remote: SwapScorer | None) -> None:
+        """Score swaps with ``remote`` from now on (None: with the local evaluator again); it
+        loads the current network and batch at once."""
+        self._remote = remote
+        if remote is not None and self._scoring is not None:
+            remote.load(self._scoring.network, self.batch)
+
+    def score(self, swaps: np.ndarray) -> SwapScores:
+        """Scores of (K, 3) swaps on the current scoring batch: by the attached scorer, or the
+        local evaluator.
+
+        Raises:
+            SwapError: A swap is illegal for the current network (checked here either way).
+        """
+        if self._remote is None:
+            return self.evaluator.score(swaps)
+        net = self.evaluator.network
+        for row in swaps:
+            net.check_swap(row)
+        return self._remote.score(swaps)
+
     def reset(self, net: TernaryNetwork) -> None:
         """Start over from ``net`` on batch 0."""
         self.rounds = 0
@@ -163,6 +211,9 @@ class ScoringEvaluators:
 
     def commit(self, swap: np.ndarray) -> None:
         """Apply a legal swap to both evaluators."""
+        if self._remote is not None:  # first: if it fails, nothing here has changed
+            self.evaluator.network.check_swap(swap)
+            self._remote.commit(swap)
         self.evaluator.commit(swap)
         if self._selection is not None:
             self._selection.commit(swap)
@@ -180,6 +231,8 @@ class ScoringEvaluators:
 
     def _load(self, net: TernaryNetwork, batch: int) -> None:
         """Score ``net`` on batch ``batch`` (a full forward pass over it)."""
+        if self._remote is not None:
+            self._remote.load(net, batch)
         if self._scoring is not None and batch == self.batch:
             self._scoring.reset(net)
             return
@@ -200,4 +253,11 @@ def _permutation(n: int) -> np.ndarray:
     return _PERMUTATIONS[n]
 
 
-__all__ = ["SCORING_SPLITS", "ScoringEvaluators", "ScoringSet", "ScoringSplit", "check_scoring"]
+__all__ = [
+    "SCORING_SPLITS",
+    "ScoringEvaluators",
+    "ScoringSet",
+    "ScoringSplit",
+    "SwapScorer",
+    "check_scoring",
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, Literal, SupportsFloat
+from typing import TYPE_CHECKING, Any, Literal, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -22,6 +22,9 @@ from aann_env.envs.selection import AcceptRule, Criterion, check_rules, select
 from aann_env.evaluation import IncrementalEvaluator, SwapScores
 from aann_env.nets import load_psiren
 from aann_env.tasks import Task, get_task
+
+if TYPE_CHECKING:
+    from aann_env.envs.scoring import ScoringSet, SwapScorer
 
 ActionMode = Literal["swap", "layer", "schedule", "proposal"]
 RewardMode = Literal["accuracy", "loss"]
@@ -290,6 +293,16 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         self.evaluator  # noqa: B018
         return self._scorer.selector.loss
 
+    @property
+    def scoring_set(self) -> ScoringSet:
+        """The scoring images: the split, the batch size and the rotation."""
+        return self._scorer.scoring
+
+    def attach_scorer(self, scorer: SwapScorer | None) -> None:
+        """Score neighbours with ``scorer`` (e.g. on Ray actors; None: here again): it follows the
+        scoring evaluator and returns identical scores (:class:`aann_env.envs.scoring.SwapScorer`)."""
+        self._scorer.attach(scorer)
+
     def scoring_state(self) -> dict[str, int]:
         """Where the scoring rotation stands (for checkpoints; JSON-able)."""
         return self._scorer.state()
@@ -423,7 +436,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         ev = self.evaluator
         swap = self._candidates[int(action)].copy()
         layer = int(swap[0])
-        scores = ev.score(swap[None])
+        scores = self._scorer.score(swap[None])
         choice = select(
             scores.accuracy, scores.loss, ev.accuracy, ev.loss, self.criterion, self.accept
         )
@@ -484,7 +497,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         """Score ``k`` swaps of ``layer`` drawn from the env's generator; commit the selected one."""
         ev = self.evaluator
         swaps = self.sample_swaps(k, layer=layer)
-        scores = ev.score(swaps)
+        scores = self._scorer.score(swaps)
         choice = select(
             scores.accuracy, scores.loss, ev.accuracy, ev.loss, self.criterion, self.accept
         )
@@ -509,7 +522,7 @@ class AANNEnv(gym.Env[np.ndarray, np.ndarray | int]):
         """
         self.evaluator  # noqa: B018
         self._round()
-        return self.evaluator.score(np.asarray(swaps, dtype=np.int64).reshape(-1, 3))
+        return self._scorer.score(np.asarray(swaps, dtype=np.int64).reshape(-1, 3))
 
     def test_accuracy(self, net: TernaryNetwork | None = None) -> float:
         """Test accuracy on the whole test split (never a reward).

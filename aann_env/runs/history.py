@@ -5,6 +5,7 @@
 | ``history.csv`` | search (``aann search``) | agent step | :data:`SEARCH_COLUMNS` |
 | ``history.csv`` | p-SIREN (``aann train``) | epoch | :data:`TRAIN_COLUMNS` |
 | ``sweep.csv`` | p-SIREN | finished level | :data:`SWEEP_COLUMNS` |
+| ``population.csv`` | population search (``aann search --population``) | exploit | :data:`POPULATION_COLUMNS` |
 
 :class:`CsvLog` appends rows under a fixed header and, on resume, drops the rows written after
 the checkpoint being resumed from (they are recomputed). :func:`load_history` and
@@ -73,6 +74,19 @@ SWEEP_COLUMNS = (
     "path",
 )
 """A p-SIREN run's ``sweep.csv``: one row per finished level, with its saved network's path."""
+
+POPULATION_COLUMNS = (
+    "segment",
+    "source",
+    "target",
+    "source_val_accuracy",
+    "target_val_accuracy",
+    "target_evals",
+    "wall_time",
+)
+"""A population search's ``population.csv``: one row per exploit, when chain ``target`` took the
+current network of chain ``source`` at the end of segment ``segment`` (the validation accuracy
+of both networks then, the target's evaluations so far, the driver's wall time)."""
 
 
 class CsvLog:

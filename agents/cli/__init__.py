@@ -1,7 +1,8 @@
 """The ``aann`` command line, one module per sub-command.
 
 - ``aann search`` (:mod:`agents.cli.search`): run (or ``--resume``) a search agent; the run
-  directory gets the history, the best and current networks, checkpoints and plots.
+  directory gets the history, the best and current networks, checkpoints and plots. With
+  ``--workers N`` Ray actors score the neighbourhoods; ``--population N`` runs N chains.
 - ``aann train`` (:mod:`agents.cli.train`): the p-SIREN sweep: a dense net trained with backprop,
   then ternarized and sparsified level by level (``--resume`` continues a killed sweep).
 - ``aann rl train`` (:mod:`agents.cli.rl`): train an RL search policy with Stable-Baselines3.

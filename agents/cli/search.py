@@ -1,7 +1,10 @@
 """``aann search``: run (or ``--resume``) a search agent in a run directory.
 
 The run directory gets the history, the best and current networks, checkpoints and plots
-(:class:`agents.runner.SearchRun`).
+(:class:`agents.runner.SearchRun`). With ``--workers N`` the neighbourhoods are scored on ``N``
+Ray actors, with the very results of one process (:mod:`agents.distributed.pool`); with
+``--population N``, ``N`` chains search and copy the best one's network into the worst
+(:class:`agents.distributed.population.PopulationRun`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from agents.cli.args import (
     positive_int,
     sparsity,
 )
+from agents.distributed.cluster import RayUnavailableError, require_ray
+from agents.distributed.population import PopulationConfig, PopulationRun, is_population
 from agents.presets import PRESETS, preset
 from agents.runner import SearchConfig, SearchRun
 from agents.sense import SCHEDULES, TASK_NEIGHBORHOODS
@@ -68,6 +73,20 @@ def layer_weights(text: str) -> list[float]:
             f"layer weights must be non-negative and not all zero, got {text!r}"
         )
     return values
+
+
+def workers(text: str) -> int:
+    """An argparse type: a number of Ray actors, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of Ray actors, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"needs at least 1 Ray actor, got {value} (leave --workers out to search in this "
+            "process)"
+        )
+    return value
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -134,6 +153,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     _add_scoring_options(p)
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     _add_agent_options(p)
+    _add_distributed_options(p)
+    _add_checkpoint_options(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-plot", action="store_true", help="do not write plots at the end")
+    p.set_defaults(func=run)
+    return p
+
+
+def _add_checkpoint_options(p: argparse.ArgumentParser) -> None:
+    """How often the run checkpoints (a population checkpoints after every segment)."""
     p.add_argument(
         "--checkpoint-seconds",
         type=positive_float,
@@ -146,10 +175,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=None,
         help="also checkpoint every this many steps",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--no-plot", action="store_true", help="do not write plots at the end")
-    p.set_defaults(func=run)
-    return p
 
 
 def _add_scoring_options(p: argparse.ArgumentParser) -> None:
@@ -184,6 +209,59 @@ def _add_scoring_options(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="validation images the best network is selected by, or 'all' (default 10000)",
+    )
+
+
+def _add_distributed_options(p: argparse.ArgumentParser) -> None:
+    """Ray actors (the ``distributed`` extra) and population search."""
+    g = p.add_argument_group(
+        "distributed search (Ray: pip install 'aann[distributed]')",
+        "A resume keeps the stored --workers and --ray-address unless given again.",
+    )
+    g.add_argument(
+        "--workers",
+        type=workers,
+        default=None,
+        metavar="N",
+        help="score each neighbourhood on N Ray actors (one CPU each): same trajectory, history "
+        "and best network as one process; with --population, the actors the chains run on",
+    )
+    g.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="a running Ray cluster ('auto', HOST:6379 or ray://HOST:10001; `ray start --head` "
+        "starts one); default: a local Ray instance",
+    )
+    g.add_argument(
+        "--population",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="run N chains (seeds SEED, SEED+1, ...; the budget is per chain) that copy the best "
+        "chain's network into the worst ones at every exploit",
+    )
+    g.add_argument(
+        "--exploit-seconds",
+        type=positive_float,
+        default=None,
+        metavar="S",
+        help="population: seconds of each chain's search between exploits (default 60)",
+    )
+    g.add_argument(
+        "--exploit-evals",
+        type=positive_int,
+        default=None,
+        metavar="E",
+        help="population: evaluations of each chain between exploits instead (deterministic)",
+    )
+    g.add_argument(
+        "--exploit-fraction",
+        type=float,
+        default=0.25,
+        metavar="F",
+        help="population: share of the chains (at least one) that take the best one's network "
+        "(default 0.25, at most 0.5)",
     )
 
 
@@ -271,16 +349,29 @@ def _add_agent_options(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run or resume a search; report where the best network and the plots went."""
+    if args.workers is not None:
+        try:
+            require_ray()
+        except RayUnavailableError as exc:
+            return fail("search", str(exc))
     if args.resume:
         search = _resumed(args)
     else:
         try:
             config = _config(args)
             _check_init(config.init, args.task, config.sparsity)
+            population = _population(args, config)
         except ValueError as exc:
             return fail("search", str(exc))
-        search = SearchRun(args.out, config)
+        search = (
+            SearchRun(args.out, config)
+            if population is None
+            else PopulationRun(args.out, population)
+        )
     summary = search.run(progress=not args.no_progress)
+    assert summary is not None  # only a callback stops a population early
+    if isinstance(search, PopulationRun):
+        return _report_population(args, search, summary)
     print(
         f"{summary['agent']}: {summary['steps']} steps, {summary['evals']} evaluations in "
         f"{summary['wall_time']:.0f} s; validation accuracy {summary['val_accuracy']:.4f}, "
@@ -296,16 +387,68 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resumed(args: argparse.Namespace) -> SearchRun:
-    """The run in ``--out`` with everything as stored there, except a budget given now."""
-    search = SearchRun(args.out, None, resume=True)
-    if args.budget_evals is not None:
-        search.config.budget_evals = args.budget_evals
-    if args.budget_seconds is not None:
-        search.config.budget_seconds = args.budget_seconds
-    if args.budget_cost is not None:
-        search.config.budget_cost = args.budget_cost
+def _report_population(
+    args: argparse.Namespace, run: PopulationRun, summary: dict[str, Any]
+) -> int:
+    """Print a population's result; plot its chains side by side."""
+    print(
+        f"population of {summary['population']} chains: {summary['exploits']} exploits in "
+        f"{summary['segments']} segments, {summary['wall_time']:.0f} s; best network: chain "
+        f"{summary['best_chain']} (validation {summary['best_val_accuracy']:.4f}, test "
+        f"{summary['best_test_accuracy']:.4f}) in {summary['best_path']}"
+    )
+    if not args.no_plot:
+        from aann_env.viz import plot_runs
+
+        path = plot_runs([d.path for d in run.chain_dirs], run.dir / "plots" / "accuracy.png")
+        print(f"plots: {path}")
+    return 0
+
+
+def _resumed(args: argparse.Namespace) -> SearchRun | PopulationRun:
+    """The run in ``--out`` with everything as stored there, except budgets and workers given
+    now."""
+    search: SearchRun | PopulationRun
+    if is_population(args.out):
+        search = PopulationRun(args.out, None, resume=True)
+        config, outer = search.config.search, search.config
+    else:
+        search = SearchRun(args.out, None, resume=True)
+        config = outer = search.config
+    for name in ("budget_evals", "budget_seconds", "budget_cost"):
+        if getattr(args, name) is not None:
+            setattr(config, name, getattr(args, name))
+    for name in ("workers", "ray_address"):
+        if getattr(args, name) is not None:
+            setattr(outer, name, getattr(args, name))
     return search
+
+
+def _population(args: argparse.Namespace, config: SearchConfig) -> PopulationConfig | None:
+    """The population of a new run, or None for a single search.
+
+    Raises:
+        ValueError: Population options without --population, or bad ones.
+    """
+    given = [
+        f"--{n.replace('_', '-')}" for n in ("exploit_seconds", "exploit_evals") if getattr(args, n)
+    ]
+    if args.ray_address is not None and args.workers is None:
+        raise ValueError("--ray-address needs --workers N (the actors to start there)")
+    if args.population is None:
+        if given:
+            raise ValueError(f"{' and '.join(given)} only apply with --population N")
+        return None
+    config.workers = config.ray_address = None  # the population's, not each chain's
+    return PopulationConfig(
+        search=config,
+        size=args.population,
+        exploit_seconds=args.exploit_seconds,
+        exploit_evals=args.exploit_evals,
+        exploit_fraction=args.exploit_fraction,
+        workers=args.workers,
+        ray_address=args.ray_address,
+    )
 
 
 def _config(args: argparse.Namespace) -> SearchConfig:
@@ -350,6 +493,8 @@ def _config(args: argparse.Namespace) -> SearchConfig:
         agent_kwargs=agent_kwargs,
         checkpoint_seconds=args.checkpoint_seconds,
         checkpoint_steps=args.checkpoint_steps,
+        workers=args.workers,
+        ray_address=args.ray_address,
     )
 
 
