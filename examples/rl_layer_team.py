@@ -7,10 +7,13 @@ committed together and the team is rewarded by the network's gain
 (``aann_env/envs/layer_team.py``). One Stable-Baselines3 PPO policy acts for all three, trained
 through SuperSuit's vector-env conversion (``agents/rl/team.py``). Training scores on a small
 validation subset so that steps are cheap; the comparison at the end runs, from held-out starts
-on the full validation split, the trained team, a team acting at random, and the SENSE agent
-(``adaptive`` and ``fc`` schedules, default sizes, loss criterion) given exactly the evaluation
-cost the trained team spent from the same start (``aann_env/envs/schedule.py`` has the cost
-model), and prints validation and test accuracy.
+on the full validation split, the trained team, a team acting at random, and the single-agent
+route on ``AANN-MNIST-v0`` given exactly the evaluation cost the trained team spent from the same
+start (``aann_env/envs/schedule.py`` has the cost model): the SENSE agent (``adaptive`` and
+``fc`` schedules, default sizes, loss criterion) and the shipped single-agent PPO schedule policy
+(``single-ppo``, ``aann search --agent rl --policy shipped``). It prints validation and test
+accuracy and writes the team's policy (``policy.zip``, SB3's format) and the table
+(``results.md``, ``results.csv``) to ``--out``.
 
 Run it with ``python examples/rl_layer_team.py`` (several minutes of CPU time); every field of
 :class:`Args` is a flag (``--timesteps 12000``).
@@ -19,8 +22,10 @@ Run it with ``python examples/rl_layer_team.py`` (several minutes of CPU time); 
 from __future__ import annotations
 
 import argparse
+import csv
 import time
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -59,6 +64,10 @@ class Args:
     """validation images of the final comparison"""
     test_size: int = 10_000
     """test images the final networks are measured on (10,000: the whole test split)"""
+    single_policy: str = "shipped"
+    """the single-agent schedule policy compared (``""``: leave it out)"""
+    out: str = "runs/layer-team"
+    """folder for ``policy.zip``, ``results.csv`` and ``results.md`` (``""``: write nothing)"""
 
 
 def team_env(args: Args, eval_size: int) -> LayerTeamEnv:
@@ -75,13 +84,14 @@ def run_team(env: LayerTeamEnv, act: Any, seed: int) -> tuple[float, TernaryNetw
     return env.accuracy, env.network.copy(), env.spent
 
 
-def run_sense(
-    env: gym.Env, schedule: str, seed: int, cost: float
+def run_single(
+    env: gym.Env, name: str, seed: int, cost: float, policy: str | None = None
 ) -> tuple[float, TernaryNetwork, float]:
-    """The SENSE agent with ``schedule`` (default sizes, loss criterion) from start ``seed``
-    until ``cost`` is spent, as ``aann rl eval`` runs it: (validation accuracy, final network,
-    cost spent)."""
-    agent = contender(schedule, "mnist", None)
+    """A single-agent search on ``AANN-MNIST-v0`` from start ``seed`` until ``cost`` is spent, as
+    ``aann rl eval`` runs it: the SENSE agent with schedule ``name`` (default sizes, loss
+    criterion), or the schedule ``policy`` when ``name`` is ``"policy"``. Returns (validation
+    accuracy, final network, cost spent)."""
+    agent = contender(name, "mnist", policy)
     agent.rng = np.random.default_rng((seed, 1))  # as aann search seeds it
     env.reset(seed=seed)
     agent.run(env, Budget(cost=cost))
@@ -121,15 +131,50 @@ def run_layer_team(**overrides: Any) -> dict[str, Any]:
         runs = {"team-ppo": trained, "team-random": run_team(env, random_act, seed)}
         cost = max(trained[2], 1.0)  # a team that only passed spent nothing; SENSE needs > 0
         for name in ("adaptive", "fc"):  # SENSE from the same start, at the team's cost
-            runs[name] = run_sense(search_env, name, seed, cost)
+            runs[name] = run_single(search_env, name, seed, cost)
+        if args.single_policy:  # the single-agent RL route, at the team's cost
+            runs["single-ppo"] = run_single(search_env, "policy", seed, cost, args.single_policy)
         for name, (val, net, spent) in runs.items():
             tested = evaluate(net, test.pixels, test.labels).accuracy
             results.setdefault(name, []).append((val, tested, spent))
-    return {
+    out = {
         "train_seconds": train_seconds,
         "episode_returns": episode_returns,
         "results": results,
+        "eval_seeds": list(args.eval_seeds),
     }
+    if args.out:
+        write_outputs(Path(args.out), model, out)
+    return out
+
+
+def table(results: dict[str, list[tuple[float, float, float]]]) -> str:
+    """A Markdown table of the comparison: mean +- std over the starts."""
+    lines = [
+        "| contender | validation | test | cost spent | starts |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, rows in results.items():
+        a = np.asarray(rows)  # (starts, 3): validation, test, cost
+        val, test, cost = a.mean(axis=0)
+        sv, st, _ = a.std(axis=0)
+        lines.append(
+            f"| {name} | {val:.2%} +- {sv:.2%} | {test:.2%} +- {st:.2%} | {cost:,.0f} | {len(a)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(folder: Path, model: Any, out: dict[str, Any]) -> None:
+    """The team's policy, every result (one row per contender and start) and the table."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / "policy.zip")
+    with (folder / "results.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["contender", "seed", "val_accuracy", "test_accuracy", "cost"])
+        for name, rows in out["results"].items():
+            for seed, (val, test, cost) in zip(out["eval_seeds"], rows, strict=True):
+                writer.writerow([name, seed, repr(val), repr(test), repr(cost)])
+    (folder / "results.md").write_text(table(out["results"]))
 
 
 def main() -> None:
@@ -149,12 +194,7 @@ def main() -> None:
         f"trained in {out['train_seconds']:.0f} s; mean team return of the last "
         f"{len(returns)} agent episodes: {np.mean(returns):.3f}"
     )
-    for name, rows in out["results"].items():
-        val, test, cost = np.mean(rows, axis=0)
-        print(
-            f"{name:>11}: validation {val:.2%}  test {test:.2%}  cost {cost:,.0f}  "
-            f"({len(rows)} starts)"
-        )
+    print(table(out["results"]), end="")
 
 
 if __name__ == "__main__":

@@ -152,12 +152,13 @@ def test_analysis_family_of_best_neighbours():
     assert set(rows) == {(s, rule) for s in (1, 2, 3) for rule in ("vote", "logits")}
 
 
-def test_layer_team_trains_a_shared_policy_and_compares_at_equal_cost():
+def test_layer_team_trains_a_shared_policy_and_compares_at_equal_cost(tmp_path):
     import numpy as np
 
     from agents.rl.team import make_team_vec_env
 
     out = load_example("rl_layer_team").run_layer_team(
+        out=str(tmp_path),
         timesteps=24,
         n_steps=4,
         batch_size=12,
@@ -170,12 +171,17 @@ def test_layer_team_trains_a_shared_policy_and_compares_at_equal_cost():
     )
     assert out["episode_returns"], "training finished no episode"
     results = out["results"]
-    assert set(results) == {"team-ppo", "team-random", "adaptive", "fc"}
+    assert set(results) == {"team-ppo", "team-random", "adaptive", "fc", "single-ppo"}
     for rows in results.values():
         assert len(rows) == 1 and all(0.0 <= a <= 1.0 for a in rows[0][:2])
     team_cost = results["team-ppo"][0][2]
-    for name in ("adaptive", "fc"):  # SENSE spends at least what the team spent
+    for name in ("adaptive", "fc", "single-ppo"):  # the single agent spends what the team spent
         assert results[name][0][2] >= max(team_cost, 1.0)
+    assert (tmp_path / "policy.zip").is_file()
+    table = (tmp_path / "results.md").read_text()
+    assert table.count("\n") == 2 + len(results) and "| single-ppo |" in table
+    with (tmp_path / "results.csv").open() as fh:
+        assert len(fh.readlines()) == 1 + len(results)
     # The SB3 route seeds its envs: copy i of the team starts from seed + i.
     first = []
     for _ in range(2):
