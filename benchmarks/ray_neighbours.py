@@ -18,27 +18,31 @@ every commit updates. All rows use one env, one after the other; each row times 
 | 1 process, 1 thread | torch and numba limited to one thread: the work of one core |
 | N actors | ``aann search --workers N``: each actor one CPU, one torch and one numba thread; the driver keeps the defaults (it draws, selects and commits locally) |
 
-**Model.** Each round is timed whole and in its scoring part. ``t_d`` is the 1-process round
-time outside scoring (drawing, selecting, committing to the scoring and selection evaluators:
-the driver's own work, averaged over K). Per layer a straight line is fitted to the scoring
-time against K: ``a + e K`` for 1 process, ``a1 + e1 K`` for 1 thread (``e1``: scoring one swap
-on one core), and the intercept of N actors less ``a1`` is ``o(N)``, the Ray overhead of a round
-(submitting N calls, gathering N results, the commit broadcast they wait behind). ``c`` is the
-driver's cost of one actor call, measured by pipelining 200 empty calls to one actor, and
-``L = o(1) - 2c`` the latency of a round trip. A cluster of N actors with a core each should
-then take::
+**Model.** Each round is timed whole, in its scoring part and in its commit (``env.step``: the
+swap applied to the scoring and the selection evaluators). ``t_d`` is the 1-process round time
+outside scoring (drawing, selecting, committing: the driver's own work, averaged over K). Per
+layer a straight line is fitted to the scoring time against K: ``a + e K`` for 1 process,
+``a1 + e1 K`` for 1 thread (``e1``: scoring one swap on one core), and the intercept of N
+actors less ``a1`` is ``o(N)``, the overhead of scoring on N actors *as measured here* (on 2
+cores it holds the actors' own commits and the contention of driver and actors). Its parts are
+measured apart: ``c``, the driver's cost of one actor call (200 empty calls pipelined to one
+actor); ``L``, the round trip of one empty call (the median of 100 made one after the other);
+and ``u1``, an actor's commit of a swap (half the 1-thread commit, which updates two
+evaluators). A cluster of N actors with a core each should then take::
 
-    T(N, K) = t_d + (L + rtt + 2 N c) + (a1 + ceil(K / N) * e1)
+    T(N, K) = max(t_d, u1) + (L + rtt + 2 N c) + (a1 + ceil(K / N) * e1)
 
-per round: the driver's work, the broadcast (the driver sends a score call and a commit to each
-actor and gathers N results: linear in N; ``rtt`` the network's round trip, zero on one
-machine) and the slowest actor (the one with ``ceil(K / N)`` swaps). A new scoring batch every
-``rotate_every`` rounds (a forward pass on every actor) and the variance between actors are
-left out. On a 2-core machine 2 actors and the driver share the cores, so ``o(2)`` holds
-contention too; the estimate uses ``c`` and ``L`` instead. The estimate at 8, 64 and 512 actors
-names the largest of the three terms, which bounds the rounds per second; the speed-up is over
-the measured 1-process round, ``t_d + a + e K``. Break-even: the K at which the measured round
-lines of 1 process and 2 actors cross on this machine.
+per round: the driver's work, which hides the actors' commits (the commit is broadcast before
+the driver applies it locally, so they run side by side); the broadcast (the driver sends a
+score call and a commit to each actor and gathers N results: linear in N; ``rtt`` the
+network's round trip, zero on one machine); and the slowest actor (the one with ``ceil(K / N)``
+swaps). A new scoring batch every ``rotate_every`` rounds (a forward pass on every actor) and
+the variance between actors are left out. The estimate names the largest of the three terms,
+which bounds the rounds per second, at ``aann search``'s neighbourhood sizes (speed-up over the
+measured 1-process round, ``t_d + a + e K``) and with a neighbourhood that grows with the
+cluster (``K = m N``: speed-up in neighbours scored per second over 1 process at its default
+K). Break-even: the K at which the measured round lines of 1 process and 2 actors cross on this
+machine.
 """
 
 from __future__ import annotations
@@ -81,6 +85,8 @@ class Config:
     """Rounds per row at least."""
     scale: tuple[int, ...] = (8, 64, 512)
     """Actor counts of the estimate."""
+    per_actor: tuple[tuple[str, int], ...] = (("fc", 32), ("2.0", 4), ("1.0", 1))
+    """Swaps per actor (m) of the estimate with a neighbourhood that grows with the cluster."""
     rtt_ms: float = 0.5
     """Network round trip of a cluster, added per round in the estimate (a LAN: about 0.5 ms)."""
     seed: int = 0
@@ -102,33 +108,36 @@ def _set_threads(numba_threads: int, torch_threads: int) -> None:
     torch.set_num_threads(torch_threads)
 
 
-def _time_rounds(env: gym.Env, layer: str, k: int, cfg: Config) -> tuple[float, float, int]:
-    """Seconds per round of K swaps of ``layer`` and, of those, seconds scoring (after one
-    warm-up round); rounds timed."""
+def _time_rounds(env: gym.Env, layer: str, k: int, cfg: Config) -> tuple[float, float, float, int]:
+    """Seconds per round of K swaps of ``layer`` and, of those, seconds scoring and seconds
+    committing (after one warm-up round); rounds timed."""
     u = env.unwrapped
 
-    def one_round() -> float:
+    def one_round() -> tuple[float, float]:
         swaps = u.sample_swaps(k, layer=layer)
         start = time.perf_counter()
         scores = u.evaluate_swaps(swaps)
         scored = time.perf_counter() - start
+        start = time.perf_counter()
         env.step(swaps[int(np.argmin(scores.loss))])
-        return scored
+        return scored, time.perf_counter() - start
 
     one_round()
-    start, rounds, scoring = time.perf_counter(), 0, 0.0
+    start, rounds, scoring, commit = time.perf_counter(), 0, 0.0, 0.0
     while rounds < cfg.min_rounds or time.perf_counter() - start < cfg.seconds:
-        scoring += one_round()
+        scored, committed = one_round()
+        scoring, commit = scoring + scored, commit + committed
         rounds += 1
-    return (time.perf_counter() - start) / rounds, scoring / rounds, rounds
+    return (time.perf_counter() - start) / rounds, scoring / rounds, commit / rounds, rounds
 
 
 def _time_all(env: gym.Env, cfg: Config, label: str, out: dict[str, Any]) -> None:
     for layer, sizes in cfg.sizes:
         for k in sizes:
-            seconds, scoring, rounds = _time_rounds(env, layer, k, cfg)
+            seconds, scoring, commit, rounds = _time_rounds(env, layer, k, cfg)
             out["rows"].setdefault((layer, k), {})[label] = seconds
             out["scoring"].setdefault((layer, k), {})[label] = scoring
+            out["commit"].setdefault((layer, k), {})[label] = commit
             print(
                 f"{label}, {layer}, K={k}: {seconds * 1e3:.2f} ms/round, "
                 f"{scoring * 1e3:.2f} scoring ({rounds} rounds)",
@@ -150,7 +159,13 @@ def run_benchmark(cfg: Config) -> dict[str, Any]:
     )
     env.reset(seed=cfg.seed)
     default = _threads()
-    out: dict[str, Any] = {"rows": {}, "scoring": {}, "threads": default, "cpus": os.cpu_count()}
+    out: dict[str, Any] = {
+        "rows": {},
+        "scoring": {},
+        "commit": {},
+        "threads": default,
+        "cpus": os.cpu_count(),
+    }
     _time_all(env, cfg, "1 process", out)
     _set_threads(1, 1)
     try:
@@ -163,6 +178,7 @@ def run_benchmark(cfg: Config) -> dict[str, Any]:
         with NeighbourPool.start(u.scoring_set, n, layer_costs=u.layer_costs) as pool:
             if n == 1:
                 out["call_cost"] = _call_cost(pool)
+                out["latency"] = _latency(pool)
             pool.attach(env)
             _time_all(env, cfg, _actors(n), out)
             u.attach_scorer(None)
@@ -178,6 +194,20 @@ def _call_cost(pool: Any, calls: int = 200) -> float:
     start = time.perf_counter()
     ray.get([actor.ready.remote() for _ in range(calls)])
     return (time.perf_counter() - start) / calls
+
+
+def _latency(pool: Any, calls: int = 100) -> float:
+    """Seconds of one round trip to an actor: the median of ``calls`` empty calls made one
+    after the other."""
+    import ray
+
+    actor = pool.actors[0]
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        ray.get(actor.ready.remote())
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 def _actors(n: int) -> str:
@@ -199,8 +229,10 @@ def model(result: dict[str, Any], cfg: Config, layer: str) -> dict[str, float]:
 
     ``t_d``: the 1-process round time outside scoring (draws, selection, commits), averaged over
     K; ``a_s``, ``e``: the 1-process scoring line; ``a1``, ``e1``: the 1-thread scoring line;
-    ``o<N>``: the Ray overhead of scoring on N actors, their scoring intercept less ``a1``;
-    ``break_even``: where the measured round lines of 1 process and 2 actors cross.
+    ``o<N>``: the overhead of scoring on N actors here, their scoring intercept less ``a1``;
+    ``c``, ``L``: the driver's cost of a call and a call's round trip; ``u1``: an actor's
+    commit (half the 1-thread commit of two evaluators); ``break_even``: where the measured
+    round lines of 1 process and 2 actors cross.
     """
     rows = [(k, row) for (name, k), row in result["rows"].items() if name == layer]
     scoring = result["scoring"]
@@ -212,7 +244,9 @@ def model(result: dict[str, Any], cfg: Config, layer: str) -> dict[str, float]:
         a_n, _ = fit(result, layer, _actors(n), "scoring")
         terms[f"o{n}"] = max(a_n - terms["a1"], 0.0)
     terms["c"] = result.get("call_cost", 0.0)
-    terms["L"] = max(terms.get("o1", 0.0) - 2 * terms["c"], 0.0)
+    terms["L"] = result.get("latency", 0.0)
+    commits = result["commit"]
+    terms["u1"] = float(np.mean([commits[(layer, k)]["1 thread"] for k, _ in rows])) / 2
     if 2 in cfg.workers:
         a_p, b_p = fit(result, layer, "1 process")
         a_2, b_2 = fit(result, layer, "2 actors")
@@ -225,13 +259,18 @@ def model(result: dict[str, Any], cfg: Config, layer: str) -> dict[str, float]:
 def estimate(terms: dict[str, float], cfg: Config, n: int, k: int) -> tuple[float, float, str]:
     """(rounds per second, speed-up over 1 process, what bounds it) of N actors on a cluster."""
     parts = {
-        "driver": terms["t_d"],
+        "driver" if terms["t_d"] >= terms["u1"] else "actor commit": max(terms["t_d"], terms["u1"]),
         "broadcast": terms["L"] + cfg.rtt_ms / 1e3 + 2 * n * terms["c"],
         "slowest actor": terms["a1"] + math.ceil(k / n) * terms["e1"],
     }
     seconds = sum(parts.values())
     single = terms["t_d"] + terms["a_s"] + k * terms["e"]
     return 1.0 / seconds, single / seconds, max(parts, key=parts.__getitem__)
+
+
+def single_rate(terms: dict[str, float], k: int) -> float:
+    """Neighbours scored per second by 1 process at neighbourhood size ``k``."""
+    return k / (terms["t_d"] + terms["a_s"] + k * terms["e"])
 
 
 # ------------------------------------------------------------------------------------- report
@@ -269,8 +308,8 @@ def _model_table(result: dict[str, Any], cfg: Config) -> str:
         "",
         "| layer | t_d | e | e1 | a1 | "
         + " | ".join(f"o({n})" for n in cfg.workers)
-        + " | L | c | break-even K |",
-        "|---|---:|---:|---:|---:|" + "---:|" * (len(cfg.workers) + 3),
+        + " | L | c | u1 | break-even K |",
+        "|---|---:|---:|---:|---:|" + "---:|" * (len(cfg.workers) + 4),
     ]
     for layer, _ in cfg.sizes:
         t = model(result, cfg, layer)
@@ -280,26 +319,41 @@ def _model_table(result: dict[str, Any], cfg: Config) -> str:
         lines.append(
             f"| {layer} | {t['t_d'] * 1e3:.2f} | {t['e'] * 1e3:.3f} | {t['e1'] * 1e3:.3f} | "
             f"{t['a1'] * 1e3:.2f} | {overheads} | {t['L'] * 1e3:.2f} | {t['c'] * 1e3:.3f} | "
-            f"{even} |"
+            f"{t['u1'] * 1e3:.2f} | {even} |"
         )
     return "\n".join(lines)
 
 
 def _scaling_table(result: dict[str, Any], cfg: Config) -> str:
     lines = [
-        f"Estimate for a cluster (one core per actor, {cfg.rtt_ms} ms network round trip), "
-        "at aann search's neighbourhood sizes: T(N, K) = t_d + (L + rtt + 2 N c) + (a1 + "
-        "ceil(K/N) e1): driver, broadcast, slowest actor; 1 process: t_d + a + e K.",
+        f"Estimate for a cluster (one core per actor, {cfg.rtt_ms} ms network round trip): "
+        "T(N, K) = max(t_d, u1) + (L + rtt + 2 N c) + (a1 + ceil(K/N) e1): "
+        "driver (or actor commit), broadcast, slowest actor; 1 process: t_d + a + e K. Default "
+        "K: aann search's neighbourhood; K = m N: one that grows with the cluster (speed-up in "
+        "neighbours per second over 1 process at the default K).",
         "",
-        "| layer | K | actors | rounds/s | speed-up over 1 process | bounded by |",
-        "|---|---:|---:|---:|---:|---|",
+        "| layer | K | actors | rounds/s | neighbours/s | speed-up over 1 process | bounded by |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
+    per_actor = dict(cfg.per_actor)
     for layer, _ in cfg.sizes:
         terms = model(result, cfg, layer)
-        k = DEFAULT_K.get(layer, 16)
-        for n in cfg.scale:
-            rate, speed, bound = estimate(terms, cfg, n, k)
-            lines.append(f"| {layer} | {k} | {n} | {rate:.1f} | {speed:.2f}x | {bound} |")
+        default = DEFAULT_K.get(layer, 16)
+        one = single_rate(terms, default)
+        lines.append(
+            f"| {layer} | {default} | 1 process | {one / default:.2f} | {one:.1f} | 1x | - |"
+        )
+        for sized in (False, True):
+            for n in cfg.scale:
+                k = per_actor.get(layer, 1) * n if sized else default
+                if sized and k == default:
+                    continue  # the row above
+                rate, speed, bound = estimate(terms, cfg, n, k)
+                if sized:
+                    speed = rate * k / one
+                lines.append(
+                    f"| {layer} | {k} | {n} | {rate:.2f} | {rate * k:.1f} | {speed:.2f}x | {bound} |"
+                )
     return "\n".join(lines)
 
 
