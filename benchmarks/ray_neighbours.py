@@ -302,9 +302,10 @@ def format_report(result: dict[str, Any], cfg: Config) -> str:
 def _model_table(result: dict[str, Any], cfg: Config) -> str:
     lines = [
         "Model terms (ms): the driver's work per round t_d (outside scoring); scoring one swap, "
-        "e (1 process) and e1 (1 thread), and a call's fixed cost a1 (1 thread); the Ray "
-        "overhead o(N) of scoring on N actors, of it the latency L and the driver's cost c of "
-        "one actor call; the K at which 2 actors break even here.",
+        "e (1 process) and e1 (1 thread), and a call's fixed cost a1 (1 thread); the overhead "
+        "o(N) of scoring on N actors as measured here (2 cores: with the actors' commits and "
+        "contention); measured apart: the round trip L of one call, the driver's cost c of one "
+        "call and an actor's commit u1; the K at which 2 actors break even here.",
         "",
         "| layer | t_d | e | e1 | a1 | "
         + " | ".join(f"o({n})" for n in cfg.workers)
