@@ -191,10 +191,15 @@ def make_agent(cfg: SearchConfig) -> SearchAgent:
     return agent
 
 
+def records_scores(cfg: SearchConfig) -> bool:
+    """Whether the search's history has the score columns: it scores on another split than it
+    selects by."""
+    return cfg.score_on != "valid"
+
+
 def history_columns(cfg: SearchConfig) -> tuple[str, ...]:
-    """The columns of the search's ``history.csv``: the score columns when it scores on another
-    split than it selects by."""
-    return SEARCH_COLUMNS + (SCORE_COLUMNS if cfg.score_on != "valid" else ())
+    """The columns of the search's ``history.csv`` (:func:`records_scores`)."""
+    return SEARCH_COLUMNS + (SCORE_COLUMNS if records_scores(cfg) else ())
 
 
 def make_env(cfg: SearchConfig) -> gym.Env:
@@ -465,7 +470,7 @@ class SearchRun:
         u = env.unwrapped
         self.directory.write_config({**asdict(cfg), "layer_names": list(u.network.layer_names)})
         log.create()
-        log.append(start_row(env, len(log.columns) > len(SEARCH_COLUMNS)))
+        log.append(start_row(env, records_scores(cfg)))
 
     def run(self, progress: bool = True, callback: BaseCallback | None = None) -> dict[str, Any]:
         """Run (or continue) the search to its budget; return the summary.

@@ -25,16 +25,15 @@ from typing import Any
 import gymnasium as gym
 
 from aann_env.core.network import TernaryNetwork
-from aann_env.runs.history import SEARCH_COLUMNS
 from agents.budget import Budget, StepInfo
 from agents.callbacks import BaseCallback
 from agents.distributed.actors import limit_threads
 from agents.runner import (
     SearchConfig,
-    history_columns,
     history_row,
     make_agent,
     make_env,
+    records_scores,
     restore_search,
     search_state,
     start_row,
@@ -122,7 +121,7 @@ class Chain:
         self.env: gym.Env = make_env(config)
         self.agent = make_agent(config)
         self.budget = Budget(config.budget_evals, config.budget_seconds, config.budget_cost)
-        self.scores = len(history_columns(config)) > len(SEARCH_COLUMNS)
+        self.scores = records_scores(config)
         self.segment: tuple[int, str, float] | None = None
         """(index, "evals" or "seconds", where it ends) of the current segment."""
         self._tested = time.perf_counter()
