@@ -16,8 +16,11 @@ bit. :func:`default_scales` only returns scales that pass this check.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Literal
+
+import numpy as np
 
 FLOAT32_SIGNIFICAND_BITS = 24
 
@@ -153,6 +156,33 @@ class Architecture:
             frac += -int(math.log2(scales[spec.name]))
         return out
 
+    def check_weights(self, weights: Mapping[str, np.ndarray], sparsity: float) -> None:
+        """Raise ValueError unless ``weights`` are the layers' ternary arrays, each holding exactly
+        the zeros of a ``sparsity``-sparse layer."""
+        if set(weights) != set(self.layer_names):
+            raise ValueError(
+                f"weights must name the layers {self.layer_names}, got {sorted(weights)}"
+            )
+        for spec in self.layers:
+            w = weights[spec.name]
+            if w.shape != spec.weight_shape:
+                raise ValueError(
+                    f"layer {spec.name!r} has shape {w.shape}, expected {spec.weight_shape}"
+                )
+            bad = (w < -1) | (w > 1)
+            if bad.any():
+                value = int(w.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]])
+                raise ValueError(
+                    f"layer {spec.name!r} holds the weight {value}; weights must be -1, 0 or +1"
+                )
+            zeros = int(np.count_nonzero(w == 0))
+            expected = zeros_per_layer(spec.size, sparsity)
+            if zeros != expected:
+                raise ValueError(
+                    f"layer {spec.name!r} has {zeros} zeros but a {sparsity}-sparse layer of "
+                    f"{spec.size} weights has exactly {expected}"
+                )
+
     def check_scales(self, scales: dict[str, float], offset: float) -> None:
         """Raise ValueError unless the scales are powers of two that keep every sum exact."""
         if set(scales) != set(self.layer_names):
@@ -175,6 +205,11 @@ class Architecture:
             "input_shape": list(self.input_shape),
             "layers": [asdict(spec) for spec in self.layers],
         }
+
+
+def zeros_per_layer(size: int, sparsity: float) -> int:
+    """Number of zero weights in a ``sparsity``-sparse layer of ``size`` weights: round(p * n)."""
+    return int(round(sparsity * size))
 
 
 def _fraction_bits(value: float) -> int:

@@ -1,4 +1,5 @@
-"""The sparse ternary network: weights in {-1, 0, +1}, bit-swaps, families, and the file format.
+"""The sparse ternary network: weights in {-1, 0, +1}, bit-swaps, and families
+(the file format is :mod:`aann_env.core.file_format`).
 
 A :class:`TernaryNetwork` holds one int8 array per layer (torch layout), the power-of-two scale of
 each layer and the task's input offset. The forward pass it defines lives in
@@ -11,73 +12,26 @@ kept, to the zero position ``dst`` of the same layer. It keeps every layer's cou
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from aann_env.atomic import atomic_write
-from aann_env.core.architecture import Architecture, default_scales, get_architecture
+from aann_env.core import file_format
+from aann_env.core.architecture import (
+    Architecture,
+    default_scales,
+    get_architecture,
+    zeros_per_layer,
+)
+from aann_env.core.file_format import FILE_MAGIC, SCHEMA_VERSION, weights_digest
+from aann_env.core.swaps import LayerIndex, Swap, draw_layers, draw_positions
 from aann_env.errors import CheckpointError, SwapError
-
-SCHEMA_VERSION = 1
-"""Version of the network file format written by :meth:`TernaryNetwork.save`."""
-
-FILE_MAGIC = "aann-ternary-network"
-
-
-class Swap(NamedTuple):
-    """A bit-swap: move the nonzero weight at flat index ``src`` of layer ``layer`` to ``dst``."""
-
-    layer: int
-    src: int
-    dst: int
-
-
-def zeros_per_layer(size: int, sparsity: float) -> int:
-    """Number of zero weights in a ``sparsity``-sparse layer of ``size`` weights: round(p * n)."""
-    return int(round(sparsity * size))
-
-
-@dataclass
-class _LayerIndex:
-    """Sorted flat indices of the nonzero and of the zero weights of one layer.
-
-    Kept sorted through every swap, so that which swap a generator draws depends only on the
-    weights and the generator, not on the path that led to them (a network loaded from a file
-    samples exactly like the one that was saved).
-    """
-
-    nonzero: np.ndarray
-    zero: np.ndarray
-
-    @classmethod
-    def build(cls, flat: np.ndarray) -> _LayerIndex:
-        return cls(
-            np.flatnonzero(flat).astype(np.int64), np.flatnonzero(flat == 0).astype(np.int64)
-        )
-
-    @staticmethod
-    def _replace(arr: np.ndarray, old: int, new: int) -> None:
-        """Remove ``old`` from the sorted ``arr`` and insert ``new``, in place."""
-        i = int(np.searchsorted(arr, old))
-        j = int(np.searchsorted(arr, new))
-        if j > i:
-            arr[i : j - 1] = arr[i + 1 : j]  # numpy copes with the overlap
-            arr[j - 1] = new
-        else:
-            arr[j + 1 : i + 1] = arr[j:i]
-            arr[j] = new
-
-    def move(self, src: int, dst: int) -> None:
-        self._replace(self.nonzero, src, dst)
-        self._replace(self.zero, dst, src)
 
 
 @dataclass
@@ -107,7 +61,7 @@ class TernaryNetwork:
             name: np.ascontiguousarray(w, dtype=np.int8) for name, w in self.weights.items()
         }
         self.validate()
-        self._index: list[_LayerIndex | None] = [None] * len(self.arch.layers)
+        self._index: list[LayerIndex | None] = [None] * len(self.arch.layers)
 
     # ----------------------------------------------------------------------------------- basics
     @property
@@ -135,31 +89,9 @@ class TernaryNetwork:
 
     def validate(self) -> None:
         """Check shapes, dtypes, values, zero counts and scales; raise ValueError on any mismatch."""
-        if set(self.weights) != set(self.arch.layer_names):
-            raise ValueError(
-                f"weights must name the layers {self.arch.layer_names}, got {sorted(self.weights)}"
-            )
         if not 0.0 <= self.sparsity < 1.0:
             raise ValueError(f"sparsity must be in [0, 1), got {self.sparsity}")
-        for spec in self.arch.layers:
-            w = self.weights[spec.name]
-            if w.shape != spec.weight_shape:
-                raise ValueError(
-                    f"layer {spec.name!r} has shape {w.shape}, expected {spec.weight_shape}"
-                )
-            bad = (w < -1) | (w > 1)
-            if bad.any():
-                value = int(w.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]])
-                raise ValueError(
-                    f"layer {spec.name!r} holds the weight {value}; weights must be -1, 0 or +1"
-                )
-            zeros = int(np.count_nonzero(w == 0))
-            expected = zeros_per_layer(spec.size, self.sparsity)
-            if zeros != expected:
-                raise ValueError(
-                    f"layer {spec.name!r} has {zeros} zeros but a {self.sparsity}-sparse layer of "
-                    f"{spec.size} weights has exactly {expected}"
-                )
+        self.arch.check_weights(self.weights, self.sparsity)
         self.arch.check_scales(self.scales, self.offset)
 
     def copy(self) -> TernaryNetwork:
@@ -217,10 +149,10 @@ class TernaryNetwork:
         )
 
     # ------------------------------------------------------------------------------------ swaps
-    def _layer_index_cache(self, layer: int) -> _LayerIndex:
+    def _layer_index_cache(self, layer: int) -> LayerIndex:
         idx = self._index[layer]
         if idx is None:
-            idx = _LayerIndex.build(self.flat(layer))
+            idx = LayerIndex.build(self.flat(layer))
             self._index[layer] = idx
         return idx
 
@@ -299,28 +231,9 @@ class TernaryNetwork:
         if layer is not None:
             layers = np.full(k, self.layer_index(layer), dtype=np.int64)
         else:
-            if layer_weights is None:
-                probs = np.array([self.n_swaps(i) for i in range(self.n_layers)], dtype=np.float64)
-            else:
-                probs = np.asarray(layer_weights, dtype=np.float64)
-                if probs.shape != (self.n_layers,) or (probs < 0).any():
-                    raise ValueError(f"layer_weights must be {self.n_layers} non-negative numbers")
-                probs = probs * np.array([self.n_swaps(i) > 0 for i in range(self.n_layers)])
-            if probs.sum() <= 0:
-                raise SwapError("no legal swap exists: every layer is fully dense or fully zero")
-            layers = rng.choice(self.n_layers, size=k, p=probs / probs.sum())
-        out = np.empty((k, 3), dtype=np.int64)
-        out[:, 0] = layers
-        for li in np.unique(layers):
-            rows = np.flatnonzero(layers == li)
-            idx = self._layer_index_cache(int(li))
-            if idx.nonzero.size == 0 or idx.zero.size == 0:
-                raise SwapError(
-                    f"layer {self.layer_names[li]!r} has no legal swap (it is fully dense or empty)"
-                )
-            out[rows, 1] = idx.nonzero[rng.integers(0, idx.nonzero.size, size=rows.size)]
-            out[rows, 2] = idx.zero[rng.integers(0, idx.zero.size, size=rows.size)]
-        return out
+            counts = [self.n_swaps(i) for i in range(self.n_layers)]
+            layers = draw_layers(counts, k, rng, layer_weights)
+        return draw_positions(layers, self._layer_index_cache, self.layer_names, rng)
 
     def random_neighbor(
         self, k: int, rng: np.random.Generator, layer: int | str | None = None
@@ -371,16 +284,12 @@ class TernaryNetwork:
         return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
 
     def to_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
-        """The file format's entries: ``meta`` (JSON) and ``weight/<layer>`` (int8).
+        """The file format's entries (:mod:`aann_env.core.file_format`).
 
         Args:
             prefix: Prepended to every key as ``<prefix>:`` (several networks in one file).
         """
-        head = f"{prefix}:" if prefix else ""
-        out = {f"{head}meta": np.array(json.dumps(self.metadata()))}
-        for name in self.layer_names:
-            out[f"{head}weight/{name}"] = self.weights[name]
-        return out
+        return file_format.encode(self.metadata(), self.weights, self.layer_names, prefix)
 
     @classmethod
     def load(
@@ -396,18 +305,7 @@ class TernaryNetwork:
             CheckpointError: The file is missing, truncated, corrupted, of another schema or
                 architecture, or holds weights that are not a valid ternary network.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"no network file at {path}")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                contents = {key: data[key] for key in data.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-            raise CheckpointError(
-                f"{path} is not a readable network file ({type(exc).__name__}: {exc}); it may be "
-                "truncated or corrupted: restore it or save the network again"
-            ) from exc
-        return cls.from_arrays(contents, str(path), arch)
+        return cls.from_arrays(file_format.read_file(path), str(Path(path)), arch)
 
     @classmethod
     def from_arrays(
@@ -428,25 +326,7 @@ class TernaryNetwork:
         Raises:
             CheckpointError: As :meth:`load`.
         """
-        if prefix:
-            head = f"{prefix}:"
-            contents = {k[len(head) :]: v for k, v in contents.items() if k.startswith(head)}
-            where = f"{where} ({prefix} network)"
-        meta, stored_arch = _read_meta(contents, where, arch)
-        weights: dict[str, np.ndarray] = {}
-        for name in stored_arch.layer_names:
-            key = f"weight/{name}"
-            if key not in contents:
-                raise CheckpointError(f"{where}: missing weights of layer {name!r}")
-            array = contents[key]
-            if array.dtype != np.int8:
-                raise CheckpointError(
-                    f"{where}: layer {name!r} has dtype {array.dtype}, expected int8"
-                )
-            weights[name] = array
-        extra = set(contents) - {"meta"} - {f"weight/{n}" for n in stored_arch.layer_names}
-        if extra:
-            raise CheckpointError(f"{where}: unexpected entries {sorted(extra)}")
+        meta, stored_arch, weights, where = file_format.decode(contents, where, arch, prefix)
         try:
             net = cls(
                 stored_arch,
@@ -465,50 +345,6 @@ class TernaryNetwork:
                 f"{where}: weights do not match their checksum; the file is corrupted"
             )
         return net
-
-
-def _read_meta(
-    contents: Mapping[str, np.ndarray], where: str, arch: str | Architecture | None
-) -> tuple[dict[str, Any], Architecture]:
-    """The validated metadata entry of a network's arrays, and the architecture it names."""
-    if "meta" not in contents:
-        raise CheckpointError(f"{where} has no metadata: it is not an aann network file")
-    try:
-        meta = json.loads(str(contents["meta"]))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{where}: metadata is not valid JSON ({exc})") from exc
-    if not isinstance(meta, dict) or meta.get("magic") != FILE_MAGIC:
-        raise CheckpointError(f"{where} is not an aann network file")
-    version = meta.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise CheckpointError(
-            f"{where} has schema version {version}; this aann reads version {SCHEMA_VERSION}"
-        )
-    try:
-        stored_arch = get_architecture(meta["architecture"]["name"])
-    except (KeyError, TypeError) as exc:
-        raise CheckpointError(f"{where}: unknown or missing architecture ({exc})") from exc
-    if meta["architecture"] != stored_arch.to_dict():
-        raise CheckpointError(
-            f"{where}: its architecture description differs from aann's {stored_arch.name!r} "
-            "architecture; it was written by an incompatible version"
-        )
-    if arch is not None:
-        wanted = get_architecture(arch) if isinstance(arch, str) else arch
-        if wanted != stored_arch:
-            raise CheckpointError(
-                f"{where} holds a {stored_arch.name!r} network, but a {wanted.name!r} network is needed"
-            )
-    return meta, stored_arch
-
-
-def weights_digest(weights: Mapping[str, np.ndarray], order: Iterable[str]) -> str:
-    """SHA-256 over the layers' int8 bytes in layer order."""
-    h = hashlib.sha256()
-    for name in order:
-        h.update(name.encode())
-        h.update(np.ascontiguousarray(weights[name], dtype=np.int8).tobytes())
-    return h.hexdigest()
 
 
 def random_network(
