@@ -31,14 +31,12 @@ import math
 import os
 import platform
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from aann_env.core.forward import evaluate
-from aann_env.errors import CheckpointError
 from aann_env.nets import level_name
 from aann_env.progress import progress_bar
 from aann_env.runs.directory import RunDirectory
@@ -47,51 +45,15 @@ from aann_env.tasks import Split, get_task
 from aann_env.training.config import TrainConfig, parse_levels
 from aann_env.training.epoch import TrainData, dense_eval, train_epoch
 from aann_env.training.latent import LatentNetwork
-
-CHECKPOINT_SCHEMA = 1
+from aann_env.training.sweep_state import (
+    CHECKPOINT_SCHEMA,
+    Progress,
+    SweepData,
+    cpu_state,
+    load_torch_checkpoint,
+)
 
 __all__ = ["PSIRENRun", "TrainConfig", "load_torch_checkpoint", "parse_levels"]
-
-
-def load_torch_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a p-SIREN checkpoint; :class:`CheckpointError` on anything malformed."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds on truncated or foreign files
-        raise CheckpointError(
-            f"{path} is not a readable p-SIREN checkpoint ({type(exc).__name__}: {exc})"
-        ) from exc
-    if not isinstance(state, dict) or state.get("schema") != CHECKPOINT_SCHEMA:
-        raise CheckpointError(
-            f"{path} is not a p-SIREN checkpoint of schema {CHECKPOINT_SCHEMA}; start a new run"
-        )
-    return state
-
-
-def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
-
-
-@dataclass
-class Progress:
-    """Where a sweep stands: the stage (0 dense, then one per level) and epoch within it."""
-
-    stage: int = 0
-    epoch: int = 0
-    elapsed: float = 0.0
-    teacher: LatentNetwork | None = None
-    best: dict[str, Any] | None = None
-    """The stage's best epoch so far: accuracies, the epoch, the model's state."""
-    optimizer: dict[str, Any] | None = None
-    scheduler: dict[str, Any] | None = None
-    """Optimizer and scheduler states to restore (from a checkpoint taken within a stage)."""
-
-
-@dataclass(frozen=True)
-class SweepData:
-    train: TrainData
-    valid: Split
-    test: Split
 
 
 class PSIRENRun:
@@ -345,12 +307,12 @@ class PSIRENRun:
         assert self._history is not None
         payload = {
             "schema": CHECKPOINT_SCHEMA,
-            "model": _cpu_state(model),
+            "model": cpu_state(model),
             "stage": state.stage,
             "epoch": state.epoch,
             "elapsed": time.perf_counter() - start,
             "history_rows": self._history.rows,
-            "teacher": None if state.teacher is None else _cpu_state(state.teacher),
+            "teacher": None if state.teacher is None else cpu_state(state.teacher),
             "best": state.best,
             "optimizer": None if opt_sched is None else opt_sched[0].state_dict(),
             "scheduler": None if opt_sched is None else opt_sched[1].state_dict(),
