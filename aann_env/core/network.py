@@ -235,35 +235,6 @@ class TernaryNetwork:
             layers = draw_layers(counts, k, rng, layer_weights)
         return draw_positions(layers, self._layer_index_cache, self.layer_names, rng)
 
-    def random_neighbor(
-        self, k: int, rng: np.random.Generator, layer: int | str | None = None
-    ) -> tuple[TernaryNetwork, np.ndarray]:
-        """A k-th neighbour: a copy that is ``k`` swaps away, at Hamming distance exactly ``2k``.
-
-        Each swap touches positions no earlier swap touched, so no swap undoes another.
-
-        Returns:
-            The neighbour and the (k, 3) array of swaps that lead to it from this network.
-        """
-        other = self.copy()
-        touched: set[tuple[int, int]] = set()
-        swaps = np.empty((k, 3), dtype=np.int64)
-        made = 0
-        for _ in range(1000 * max(k, 1)):
-            if made == k:
-                break
-            s = other.sample_swaps(1, rng, layer=layer)[0]
-            key_src, key_dst = (int(s[0]), int(s[1])), (int(s[0]), int(s[2]))
-            if key_src in touched or key_dst in touched:
-                continue
-            other.apply_swap(s)
-            touched.update((key_src, key_dst))
-            swaps[made] = s
-            made += 1
-        if made < k:
-            raise SwapError(f"could not find {k} non-overlapping swaps in this network")
-        return other, swaps
-
     # ------------------------------------------------------------------------------ file format
     def metadata(self) -> dict[str, Any]:
         return {
@@ -398,3 +369,32 @@ def random_network(
         seed,
         {"init": "balanced" if balanced else "random", "sparsity": sparsity, "seed": seed},
     )
+
+
+def random_neighbor(
+    net: TernaryNetwork, k: int, rng: np.random.Generator, layer: int | str | None = None
+) -> tuple[TernaryNetwork, np.ndarray]:
+    """A k-th neighbour: a copy of ``net`` ``k`` swaps away, at Hamming distance exactly ``2k``
+    (each swap touches positions no earlier swap touched, so no swap undoes another).
+
+    Returns:
+        The neighbour and the (k, 3) array of swaps that lead to it from ``net``.
+    """
+    other = net.copy()
+    touched: set[tuple[int, int]] = set()
+    swaps = np.empty((k, 3), dtype=np.int64)
+    made = 0
+    for _ in range(1000 * max(k, 1)):
+        if made == k:
+            break
+        s = other.sample_swaps(1, rng, layer=layer)[0]
+        key_src, key_dst = (int(s[0]), int(s[1])), (int(s[0]), int(s[2]))
+        if key_src in touched or key_dst in touched:
+            continue
+        other.apply_swap(s)
+        touched.update((key_src, key_dst))
+        swaps[made] = s
+        made += 1
+    if made < k:
+        raise SwapError(f"could not find {k} non-overlapping swaps in this network")
+    return other, swaps

@@ -159,22 +159,8 @@ class IncrementalEvaluator:
             (conv: over samples and positions, padding excluded), and (n_classes, in) the mean
             over the samples of each class minus that mean (float64).
         """
-        spec, inp = self._layers[layer], self._caches.inputs[layer]
-        with torch.inference_mode():
-            if spec.kind == "conv":
-                p = spec.padding
-                inner = inp[:, :, p : inp.shape[2] - p, p : inp.shape[3] - p]
-                units = inner.to(torch.float64).mean(dim=(2, 3))  # (C_in, N)
-            else:
-                units = inp.to(torch.float64)  # (F, N)
-            mean = units.mean(dim=1)
-            onehot = torch.nn.functional.one_hot(self.labels, self._caches.n_classes).to(
-                torch.float64
-            )  # (N, C)
-            counts = onehot.sum(dim=0).clamp(min=1.0)
-            by_class = (units @ onehot) / counts  # (in, C)
-            offset = by_class.T - mean
-        return mean.cpu().numpy(), offset.cpu().numpy()
+        inputs = self._caches.inputs[layer]
+        return unit_statistics(self._layers[layer], inputs, self.labels, self._caches.n_classes)
 
     def reset(self, net: TernaryNetwork) -> None:
         """Start over from another network of the same architecture (a full forward pass)."""
@@ -378,3 +364,23 @@ class IncrementalEvaluator:
                 old[u] = a  # writes through to the next layer's cached input
         for u, z in zip(units, new_z, strict=True):
             caches.preacts[layer][u, n0:n1] = z
+
+
+def unit_statistics(
+    spec: LayerSpec, inp: torch.Tensor, labels: torch.Tensor, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, class_offset)`` of a layer's input units (see
+    :meth:`IncrementalEvaluator.input_statistics`) from its cached input ``inp``."""
+    with torch.inference_mode():
+        if spec.kind == "conv":
+            p = spec.padding
+            inner = inp[:, :, p : inp.shape[2] - p, p : inp.shape[3] - p]
+            units = inner.to(torch.float64).mean(dim=(2, 3))  # (C_in, N)
+        else:
+            units = inp.to(torch.float64)  # (F, N)
+        mean = units.mean(dim=1)
+        onehot = torch.nn.functional.one_hot(labels, n_classes).to(torch.float64)  # (N, C)
+        counts = onehot.sum(dim=0).clamp(min=1.0)
+        by_class = (units @ onehot) / counts  # (in, C)
+        offset = by_class.T - mean
+    return mean.cpu().numpy(), offset.cpu().numpy()

@@ -9,6 +9,7 @@ exact powers of two after each step.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -139,3 +140,21 @@ def translate(images: torch.Tensor, offsets: torch.Tensor, shift: int) -> torch.
     batch = torch.arange(n, device=images.device)[:, None, None]
     out = padded[batch, :, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
     return out.permute(0, 3, 1, 2)
+
+
+def stage_optimizer(
+    model: LatentNetwork, cfg: TrainConfig, dense: bool, epochs: int, n_train: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """Adam on the latent weights and the log2 scales, with a cosine decay over the stage."""
+    lr = cfg.lr if dense else cfg.level_lr
+    opt = torch.optim.Adam(
+        [
+            {"params": list(model.weights), "lr": lr},
+            {"params": [model.log2_scales], "lr": cfg.scale_lr},
+        ]
+    )
+    total = max(1, epochs * math.ceil(n_train / cfg.batch_size))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total) / total))
+    )
+    return opt, sched

@@ -29,7 +29,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -43,13 +42,14 @@ from aann_env.runs.directory import RunDirectory
 from aann_env.runs.history import SWEEP_COLUMNS, TRAIN_COLUMNS, CsvLog, read_sweep
 from aann_env.tasks import Split, get_task
 from aann_env.training.config import TrainConfig, parse_levels
-from aann_env.training.epoch import TrainData, dense_eval, train_epoch
+from aann_env.training.epoch import TrainData, dense_eval, stage_optimizer, train_epoch
 from aann_env.training.latent import LatentNetwork
 from aann_env.training.sweep_state import (
     CHECKPOINT_SCHEMA,
     Progress,
     SweepData,
     cpu_state,
+    level_provenance,
     load_torch_checkpoint,
 )
 
@@ -174,7 +174,7 @@ class PSIRENRun:
             if state.epoch == 0 and state.best is None and state.stage == 1:
                 assert sparsity is not None
                 model.fit_scales(sparsity)  # the first ternary level: scales from dense weights
-            opt, sched = self._optimizer(model, sparsity is None, n_epochs, len(data.train))
+            opt, sched = stage_optimizer(model, cfg, sparsity is None, n_epochs, len(data.train))
             if state.optimizer is not None:
                 opt.load_state_dict(state.optimizer)
                 sched.load_state_dict(state.scheduler)  # type: ignore[arg-type]
@@ -279,24 +279,6 @@ class PSIRENRun:
             self._finish_level(model, sparsity, state.best, data.valid, data.test, start)
         state.stage, state.epoch, state.best = state.stage + 1, 0, None
 
-    def _optimizer(
-        self, model: LatentNetwork, dense: bool, epochs: int, n_train: int
-    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-        """Adam on the latent weights and the log2 scales, with a cosine decay over the stage."""
-        cfg = self.config
-        lr = cfg.lr if dense else cfg.level_lr
-        opt = torch.optim.Adam(
-            [
-                {"params": list(model.weights), "lr": lr},
-                {"params": [model.log2_scales], "lr": cfg.scale_lr},
-            ]
-        )
-        total = max(1, epochs * math.ceil(n_train / cfg.batch_size))
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total) / total))
-        )
-        return opt, sched
-
     def _checkpoint(
         self,
         model: LatentNetwork,
@@ -336,22 +318,7 @@ class PSIRENRun:
         if ev_val.accuracy != best["val_accuracy"]:  # the export must be the network evaluated
             raise RuntimeError("p-SIREN: the saved network differs from the one selected")
         ev_test = evaluate(net, test.pixels, test.labels, device=cfg.device)
-        net.provenance = {
-            "init": "psiren",
-            "task": cfg.task,
-            "sparsity": sparsity,
-            "seed": cfg.seed,
-            "command": cfg.command,
-            "config": cfg.training_key(),
-            "epoch": best["epoch"],
-            "val_accuracy": ev_val.accuracy,
-            "val_loss": ev_val.loss,
-            "val_size": ev_val.n,
-            "test_accuracy": ev_test.accuracy,
-            "test_loss": ev_test.loss,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        }
+        net.provenance = level_provenance(cfg, sparsity, int(best["epoch"]), ev_val, ev_test)
         net.save(path)
         assert self._sweep is not None
         self._sweep.append(

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from aann_env.core.forward import Evaluation
 from aann_env.errors import CheckpointError
 from aann_env.tasks import Split
+from aann_env.training.config import TrainConfig
 from aann_env.training.epoch import TrainData
 from aann_env.training.latent import LatentNetwork
 
@@ -56,3 +59,25 @@ class SweepData:
     train: TrainData
     valid: Split
     test: Split
+
+
+def level_provenance(
+    cfg: TrainConfig, sparsity: float, epoch: int, valid: Evaluation, test: Evaluation
+) -> dict[str, Any]:
+    """How a level's network was made: the sweep, its epoch, its scores, the versions."""
+    return {
+        "init": "psiren",
+        "task": cfg.task,
+        "sparsity": sparsity,
+        "seed": cfg.seed,
+        "command": cfg.command,
+        "config": cfg.training_key(),
+        "epoch": epoch,
+        "val_accuracy": valid.accuracy,
+        "val_loss": valid.loss,
+        "val_size": valid.n,
+        "test_accuracy": test.accuracy,
+        "test_loss": test.loss,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
