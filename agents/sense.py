@@ -1,8 +1,9 @@
 """SENSE, stochastic search and succeed (Talukder, Raghavan, Yue 2020, Sec. 4.3).
 
 Per neighbourhood: draw K legal swaps in the scheduled layer, score them all, and commit the best
-unless it makes the network worse (the decision is :func:`aann_env.envs.selection.select`, which
-the env's ``"layer"`` action uses too). Layer schedules from the paper:
+unless it makes the network worse: one SENSE step of the env's search core
+(:meth:`aann_env.envs.core.FamilySearch.sense_step`, ``env.unwrapped.search``), the step the
+env's ``"layer"`` action takes too. Layer schedules from the paper:
 
 | schedule | paper | layers |
 |---|---|---|
@@ -31,7 +32,7 @@ import gymnasium as gym
 import numpy as np
 
 from aann_env.envs.schedule import LAYER_COSTS
-from aann_env.envs.selection import AcceptRule, Criterion, check_rules, select
+from aann_env.envs.selection import AcceptRule, Criterion, check_rules
 from agents.base import SearchAgent
 
 Schedule = Literal["alternate", "fc", "random-block", "uniform", "adaptive"]
@@ -180,23 +181,32 @@ class SENSE(SearchAgent):
         )
         layer = self._layer_for_step(u.n_layers, costs)
         name = names[layer]
-        swaps = u.sample_swaps(self._size(name, task), layer=layer)
-        scores = u.evaluate_swaps(swaps)
-        choice = select(
-            scores.accuracy, scores.loss, u.accuracy, u.loss, self.criterion, self.accept
+        # The core draws, scores and selects; the commit goes through env.step, so that
+        # wrappers see every move.
+        step = u.search.sense_step(
+            layer, self._size(name, task), self.criterion, self.accept, commit=env.step
         )
-        before = (u.accuracy, u.loss)
-        if choice.accept:
-            env.step(swaps[choice.index])
         if self.schedule == "adaptive":  # gain in the criterion's own units
-            assert self._gain_rate is not None
-            gained = u.accuracy - before[0] if self.criterion == "accuracy" else before[1] - u.loss
-            rate = gained / (len(swaps) * self.layer_costs.get(name, 1.0))
-            old = self._gain_rate[layer]
-            self._gain_rate[layer] = (
-                rate if old is None else (1 - self.memory) * old + self.memory * rate
-            )
-        return name, len(swaps), choice.accept
+            self._learn(layer, name, step.evals, step.before, u.accuracy, u.loss)
+        return name, step.evals, step.accepted
+
+    def _learn(
+        self,
+        layer: int,
+        name: str,
+        evals: int,
+        before: tuple[float, float],
+        accuracy: float,
+        loss: float,
+    ) -> None:
+        """Fold a step's gain per unit of cost into the layer's running average."""
+        assert self._gain_rate is not None
+        gained = accuracy - before[0] if self.criterion == "accuracy" else before[1] - loss
+        rate = gained / (evals * self.layer_costs.get(name, 1.0))
+        old = self._gain_rate[layer]
+        self._gain_rate[layer] = (
+            rate if old is None else (1 - self.memory) * old + self.memory * rate
+        )
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()

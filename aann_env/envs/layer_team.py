@@ -1,9 +1,10 @@
 """The layer team: a PettingZoo Parallel env whose agents are the layers of one ternary network.
 
 Each layer of the network searches its own weights, and all of them are rewarded by what the
-network as a whole scores. The team drives one :class:`~aann_env.envs.search_env.AANNEnv` in
-``"swap"`` mode through its public API: the network, the scoring and selection images, the starts
-and the test split are that env's, so the team's reward means what the single-agent env's does.
+network as a whole scores. The team runs on the search core of the single-agent envs
+(:class:`aann_env.envs.core.FamilySearch`): the network, the scoring and selection images, the
+starts, the costs and the test split are the core's, so the team's reward means what the
+single-agent env's does.
 ``layer_team_v0`` re-exports ``env``, ``parallel_env`` and ``raw_env``, as PettingZoo's own
 envs do.
 """
@@ -11,7 +12,6 @@ envs do.
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,25 +22,23 @@ from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec_wrapper
 from pettingzoo.utils.wrappers import AssertOutOfBoundsWrapper, OrderEnforcingWrapper
 
-from aann_env.core.architecture import ARCHITECTURES
 from aann_env.core.network import TernaryNetwork
 from aann_env.envs import schedule
-from aann_env.envs.observations import HISTORY
+from aann_env.envs.checks import REWARD_MODES, check_choice, check_sparsity
+from aann_env.envs.core import FamilySearch
+from aann_env.envs.layer_team_parts import (
+    MAX_LAYERS,
+    N_FEATURES,
+    TeamMemory,
+    decode_actions,
+    team_step,
+)
+from aann_env.envs.observations import reward_of
 from aann_env.envs.render import render_text
-from aann_env.envs.scoring import ScoringSplit
-from aann_env.envs.search_env import AANNEnv, RewardMode
-from aann_env.envs.selection import AcceptRule, Criterion, select
-
-MAX_LAYERS = max(len(arch.layers) for arch in ARCHITECTURES.values())
-"""Layers of the deepest task's network: the one-hot layer id is padded to it, so that one
-policy serves the agents of every task."""
-
-N_FEATURES = MAX_LAYERS + 9
-"""Length of every agent's observation."""
-
-GAIN_SCALE = 100.0
-"""Gains (accuracy, or loss decrease) are multiplied by this before the tanh in observations."""
-
+from aann_env.envs.scoring import ScoringSplit, check_scoring
+from aann_env.envs.search_env import RewardMode
+from aann_env.envs.selection import AcceptRule, Criterion, check_rules
+from aann_env.tasks import get_task
 
 StepResult = tuple[
     dict[str, np.ndarray],  # observations
@@ -200,25 +198,23 @@ class LayerTeamEnv(ParallelEnv[str, np.ndarray, int]):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         if int(max_cycles) < 1:
             raise ValueError(f"max_cycles must be a positive number of steps, got {max_cycles}")
-        # The single-agent env checks the shared arguments and owns the network and its scoring.
-        self._search = AANNEnv(
-            task=task,
-            sparsity=sparsity,
-            action_mode="swap",
+        check_choice("reward", reward, REWARD_MODES)
+        check_rules(criterion, accept)
+        check_scoring(score_on, rotate_every)
+        check_sparsity(sparsity)
+        self.task = get_task(task)
+        self.search = FamilySearch.for_task(
+            self.task,
             eval_size=eval_size,
             score_on=score_on,
             rotate_every=rotate_every,
             selection_size=selection_size,
-            accept=accept,
-            criterion=criterion,
-            reward=reward,
-            neighborhood_sizes=neighborhood_sizes,
             layer_costs=layer_costs,
-            test_at_episode_end=False,
             device=device,
             data_dir=data_dir,
         )
-        self.task = self._search.task
+        """The search core: the team's network, its scoring, generator and costs."""
+        self.sparsity = float(sparsity)
         self.max_cycles = int(max_cycles)
         self.budget_range = schedule.check_budget(budget)
         self.budget: float | None = None if budget is None else self.budget_range[0]  # type: ignore[index]
@@ -227,10 +223,11 @@ class LayerTeamEnv(ParallelEnv[str, np.ndarray, int]):
         self.accept: AcceptRule = accept
         self.reward_mode: RewardMode = reward
         self.render_mode = render_mode
-        self.size_table = self._search.size_table
+        self.size_table = schedule.size_table(self.task.arch, neighborhood_sizes)
         """The neighbourhood sizes of each layer, (n_layers, n_sizes)."""
-        self.layer_costs = self._search.layer_costs
+        self.layer_costs = self.search.layer_costs
         """Cost of one neighbour of each layer, in layer order."""
+        self._np_random: np.random.Generator | None = None
         arch = self.task.arch
         self.possible_agents = [agent_name(name) for name in arch.layer_names]
         self.agents: list[str] = []
@@ -239,14 +236,9 @@ class LayerTeamEnv(ParallelEnv[str, np.ndarray, int]):
         self.observation_spaces = {
             a: spaces.Box(-1.0, 1.0, (N_FEATURES,), np.float32) for a in self.possible_agents
         }
-        self._static: list[np.ndarray] = []
         self._steps = 0
         self._spent = 0.0
-        self._last_reward = 0.0
-        self._last_marginal = np.zeros(len(arch.layers))
-        self._last_action = np.zeros(len(arch.layers), dtype=np.int64)
-        self._gains = [deque[float](maxlen=HISTORY) for _ in arch.layers]
-        self._costs = [deque[float](maxlen=HISTORY) for _ in arch.layers]
+        self._memory = TeamMemory(len(arch.layers))
 
     def observation_space(self, agent: str) -> spaces.Box:
         return self.observation_spaces[agent]
@@ -254,31 +246,32 @@ class LayerTeamEnv(ParallelEnv[str, np.ndarray, int]):
     def action_space(self, agent: str) -> spaces.Discrete:
         return self.action_spaces[agent]
 
-    # ------------------------------------------------------------------------------ properties
     @property
     def np_random(self) -> np.random.Generator:
         """The generator of every random draw (starts and swaps), seeded by ``reset(seed=...)``."""
-        return self._search.np_random
+        if self._np_random is None:
+            self._np_random, _ = gym.utils.seeding.np_random()
+        return self._np_random
 
     @property
     def network(self) -> TernaryNetwork:
         """The team's network (the state). Read it; change it only through actions."""
-        return self._search.network
+        return self.search.network
 
     @property
     def accuracy(self) -> float:
         """Accuracy of the network on the scoring images."""
-        return self._search.accuracy
+        return self.search.accuracy
 
     @property
     def loss(self) -> float:
         """Loss of the network on the scoring images."""
-        return self._search.loss
+        return self.search.loss
 
     @property
     def val_accuracy(self) -> float:
         """Validation accuracy of the network (see ``AANNEnv.val_accuracy``)."""
-        return self._search.val_accuracy
+        return self.search.val_accuracy
 
     @property
     def spent(self) -> float:
@@ -287,55 +280,32 @@ class LayerTeamEnv(ParallelEnv[str, np.ndarray, int]):
 
     def test_accuracy(self, net: TernaryNetwork | None = None) -> float:
         """Test accuracy of ``net`` (default: the team's network) on the whole test split."""
-        return self._search.test_accuracy(net)
+        return self.search.test_accuracy(net)
 
-    # ----------------------------------------------------------------------------------- reset
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
-        init = (options or {}).get("init", "random")
-        self._search.reset(seed=seed, options={"init": init})
+        if seed is not None:  # as gymnasium.Env.reset seeds
+            self._np_random, _ = gym.utils.seeding.np_random(seed)
+        self.search.start((options or {}).get("init", "random"), self.sparsity, self.np_random)
         if self.budget_range is not None:
             self.budget = schedule.draw_budget(self.budget_range, self.np_random)
         self.agents = list(self.possible_agents)
-        self._static = [self._layer_features(i) for i in range(len(self.possible_agents))]
+        self._memory.start(self.network, self.layer_costs)
         self._steps = 0
         self._spent = 0.0
-        self._last_reward = 0.0
-        self._last_marginal[:] = 0.0
-        self._last_action[:] = 0
-        for d in (*self._gains, *self._costs):
-            d.clear()
         team = self._team_info()
         return self._observations(), {a: dict(team) for a in self.agents}
 
-    # ------------------------------------------------------------------------------------ step
     def step(self, actions: Mapping[str, Any]) -> StepResult:
-        choices = self._decode(actions)
+        choices = decode_actions(actions, self.agents, self.action_spaces)
         sizes = [0 if c == 0 else int(self.size_table[i, c - 1]) for i, c in enumerate(choices)]
-        drawn = [
-            self._search.sample_swaps(k, layer=i) if k else np.zeros((0, 3), dtype=np.int64)
-            for i, k in enumerate(sizes)
-        ]
-        # One scoring round: every agent's neighbours against the network before the step.
-        scores = self._search.evaluate_swaps(np.concatenate(drawn))
-        before_acc, before_loss = self.accuracy, self.loss
-        moves: list[dict[str, Any]] = []
-        start = 0
-        for i, swaps in enumerate(drawn):
-            rows = slice(start, start + len(swaps))
-            start += len(swaps)
-            moves.append(self._propose(i, swaps, scores.accuracy[rows], scores.loss[rows]))
-        for move in moves:
-            if move["proposed"]:  # different layers: legal together, in any order
-                self._search.step(np.asarray(move["swap"], dtype=np.int64))
-        if self.reward_mode == "accuracy":
-            reward = float(self.accuracy - before_acc)
-        else:
-            reward = float(before_loss - self.loss)
+        rules = (self.criterion, self.accept, self.reward_mode)
+        moves, (before_acc, before_loss) = team_step(self.search, sizes, rules)
+        reward = reward_of(self.reward_mode, (before_acc, before_loss), self.accuracy, self.loss)
         self._steps += 1
         self._spent += sum(move["cost"] for move in moves)
-        self._remember(choices, moves, reward)
+        self._memory.remember(choices, moves, reward)
         truncated = bool(
             self._steps >= self.max_cycles
             or (self.budget is not None and self._spent >= self.budget)
@@ -354,97 +324,17 @@ class LayerTeamEnv(ParallelEnv[str, np.ndarray, int]):
             dict.fromkeys(agents, reward),
             dict.fromkeys(agents, False),
             dict.fromkeys(agents, truncated),
-            {a: {**team, **moves[self._index(a)]} for a in agents},
+            {a: {**team, **moves[self.possible_agents.index(a)]} for a in agents},
         )
-
-    def _decode(self, actions: Mapping[str, Any]) -> list[int]:
-        """Each layer's action this step, in layer order (0 for an agent left out: a pass)."""
-        if not self.agents:
-            raise gym.error.ResetNeeded("the episode is over (or never began): call reset()")
-        unknown = sorted(set(actions) - set(self.agents))
-        if unknown:
-            raise ValueError(f"actions for agents {unknown} that are not live: {self.agents}")
-        choices = [0] * len(self.possible_agents)
-        for agent, action in actions.items():
-            if not self.action_spaces[agent].contains(action):
-                raise ValueError(
-                    f"action {action!r} of {agent!r} is not in {self.action_spaces[agent]}: "
-                    f"0 passes, i >= 1 picks the i-th neighbourhood size"
-                )
-            choices[self._index(agent)] = int(action)
-        return choices
-
-    def _index(self, agent: str) -> int:
-        return self.possible_agents.index(agent)
-
-    def _propose(
-        self, layer: int, swaps: np.ndarray, accuracy: np.ndarray, loss: np.ndarray
-    ) -> dict[str, Any]:
-        """One agent's SENSE step on already scored swaps: its proposal and marginal gain."""
-        move: dict[str, Any] = {
-            "proposed": False,
-            "swap": None,
-            "marginal_accuracy": 0.0,
-            "marginal_loss": 0.0,
-            "marginal": 0.0,
-            "evals": len(swaps),
-            "cost": len(swaps) * float(self.layer_costs[layer]),
-        }
-        if len(swaps) == 0:
-            return move
-        choice = select(accuracy, loss, self.accuracy, self.loss, self.criterion, self.accept)
-        if choice.accept:
-            d_acc = float(accuracy[choice.index] - self.accuracy)
-            d_loss = float(loss[choice.index] - self.loss)
-            move.update(
-                proposed=True,
-                swap=tuple(int(v) for v in swaps[choice.index]),
-                marginal_accuracy=d_acc,
-                marginal_loss=d_loss,
-                marginal=d_acc if self.reward_mode == "accuracy" else -d_loss,
-            )
-        return move
-
-    def _remember(self, choices: list[int], moves: list[dict[str, Any]], reward: float) -> None:
-        """Keep what the next observations report."""
-        self._last_reward = reward
-        for i, (choice, move) in enumerate(zip(choices, moves, strict=True)):
-            self._last_marginal[i] = move["marginal"]
-            self._last_action[i] = choice
-            if choice:
-                self._gains[i].appendleft(move["marginal"])
-                self._costs[i].appendleft(move["cost"])
-
-    # ------------------------------------------------------------------------------ observation
-    def _layer_features(self, layer: int) -> np.ndarray:
-        """The features of a layer that no swap changes (indices 0-5)."""
-        weights = self.network.flat(layer)
-        out = np.zeros(MAX_LAYERS + 2, dtype=np.float32)
-        out[layer] = 1.0
-        out[MAX_LAYERS] = np.log10(self.layer_costs[layer]) / 4.0
-        out[MAX_LAYERS + 1] = 2.0 * np.count_nonzero(weights) / weights.size - 1.0
-        return out
 
     def _observations(self) -> dict[str, np.ndarray]:
         fraction = self._steps / self.max_cycles
         if self.budget is not None:
             fraction = max(fraction, self._spent / self.budget)
-        n_sizes = self.size_table.shape[1]
-        rates = schedule.gain_rates(self._gains, self._costs)
-        out = {}
-        for i, agent in enumerate(self.possible_agents):
-            team = [
-                2.0 * self.accuracy - 1.0,
-                np.tanh(self.loss / 4.0),
-                2.0 * min(fraction, 1.0) - 1.0,
-                np.tanh(GAIN_SCALE * self._last_marginal[i]),
-                np.tanh(GAIN_SCALE * self._last_reward),
-                rates[i],
-                2.0 * self._last_action[i] / n_sizes - 1.0,
-            ]
-            obs = np.concatenate([self._static[i], np.asarray(team, dtype=np.float32)])
-            out[agent] = np.clip(obs, -1.0, 1.0).astype(np.float32)
-        return out
+        n_sizes = int(self.size_table.shape[1])
+        return self._memory.observations(
+            self.possible_agents, self.accuracy, self.loss, fraction, n_sizes
+        )
 
     def _team_info(self) -> dict[str, Any]:
         return {
@@ -455,17 +345,14 @@ class LayerTeamEnv(ParallelEnv[str, np.ndarray, int]):
             "spent": self._spent,
         }
 
-    # ---------------------------------------------------------------------------------- render
     def render(self) -> str | None:
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='ansi'")
             return None
+        last = self._memory.last_reward
         return render_text(
-            self.task.name, self._steps, self.accuracy, self.loss, self.network, self._last_reward
+            self.task.name, self._steps, self.accuracy, self.loss, self.network, last
         )
-
-    def close(self) -> None:
-        self._search.close()
 
 
 def parallel_env(**kwargs: Any) -> LayerTeamEnv:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -26,6 +27,55 @@ from aann_env.core.network import TernaryNetwork
 
 HISTORY = 8
 """Rewards kept in the summary observation."""
+
+
+class StepHistory:
+    """What the observations remember of the last steps: the rewards (newest first) and, per
+    layer, the rewards and costs of the last steps in it (:data:`HISTORY` of each).
+
+    The formulations record every step here, and the schedule agent
+    (:class:`agents.rl.agent.RLSchedule`) every decision, so both observe one history.
+
+    Args:
+        n_layers: Layers of the network.
+    """
+
+    def __init__(self, n_layers: int) -> None:
+        self.rewards: deque[float] = deque(maxlen=HISTORY)
+        self.layer_rewards = [deque[float](maxlen=HISTORY) for _ in range(n_layers)]
+        self.layer_spent = [deque[float](maxlen=HISTORY) for _ in range(n_layers)]
+
+    def record(self, layer: int, reward: float, cost: float) -> None:
+        """Remember a step (or a decision) in ``layer`` that earned ``reward`` for ``cost``."""
+        self.rewards.appendleft(reward)
+        self.layer_rewards[layer].appendleft(reward)
+        self.layer_spent[layer].appendleft(cost)
+
+    def clear(self) -> None:
+        for d in (self.rewards, *self.layer_rewards, *self.layer_spent):
+            d.clear()
+
+    def state(self) -> dict[str, Any]:
+        """JSON-able lists (newest first)."""
+        return {
+            "rewards": list(self.rewards),
+            "layer_rewards": [list(d) for d in self.layer_rewards],
+            "layer_spent": [list(d) for d in self.layer_spent],
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Put back what :meth:`state` returned."""
+        self.rewards = deque(state["rewards"], maxlen=HISTORY)
+        self.layer_rewards = [deque(r, maxlen=HISTORY) for r in state["layer_rewards"]]
+        self.layer_spent = [deque(c, maxlen=HISTORY) for c in state["layer_spent"]]
+
+
+def reward_of(mode: str, before: tuple[float, float], accuracy: float, loss: float) -> float:
+    """The reward of a move from ``before`` (accuracy, loss) to ``accuracy`` and ``loss``: the
+    accuracy gained (``mode="accuracy"``) or the loss lost (``"loss"``)."""
+    if mode == "accuracy":
+        return float(accuracy - before[0])
+    return float(before[1] - loss)
 
 
 def summary_space(n_layers: int) -> spaces.Box:

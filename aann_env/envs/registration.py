@@ -25,7 +25,7 @@ def register_envs() -> None:
             continue
         gym.register(
             id=env_id,
-            entry_point="aann_env.envs.search_env:AANNEnv",
+            entry_point="aann_env.envs.factory:make_env",
             kwargs={"task": task},
             max_episode_steps=MAX_EPISODE_STEPS,
             additional_wrappers=(

@@ -35,13 +35,15 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
 from aann_env.core.architecture import Architecture
 from aann_env.core.network import TernaryNetwork
-from aann_env.envs.observations import HISTORY, summary
+from aann_env.envs.observations import HISTORY, StepHistory, summary
 
 LAYER_COSTS: dict[str, float] = {"1.0": 1200.0, "2.0": 40.0, "fc": 1.0, "fc1": 2.0, "fc2": 1.0}
 """Relative cost of scoring one neighbour in each layer (layers not named cost 1)."""
@@ -173,26 +175,65 @@ def gain_rates(rewards: Sequence[deque[float]], costs: Sequence[deque[float]]) -
     return out
 
 
+@dataclass
+class Decision:
+    """One schedule decision in progress: SENSE steps of one layer and size until the decision's
+    share of the budget is spent (:data:`Decision.done`). The schedule env runs a decision within
+    one step; the schedule agent (:class:`agents.rl.agent.RLSchedule`) one SENSE step per agent
+    step, with this very rule.
+
+    Attributes:
+        layer: The layer index.
+        k: Neighbours per SENSE step.
+        start: Cost spent before the decision.
+        before: Accuracy and loss when the decision was taken.
+        spent: Cost the decision has spent so far.
+    """
+
+    layer: int
+    k: int
+    start: float
+    before: list[float] = field(default_factory=list)
+    spent: float = 0.0
+
+    def add(self, cost: float, share: float, budget: float | None) -> bool:
+        """Count a SENSE step's ``cost``; return whether the decision is done: its ``share`` of
+        the budget is spent, or the whole ``budget`` is."""
+        self.spent += cost
+        return self.spent >= share or (budget is not None and self.start + self.spent >= budget)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able (the schedule agent's checkpoints)."""
+        return {
+            "layer": self.layer,
+            "k": self.k,
+            "start": self.start,
+            "spent": self.spent,
+            "before": list(self.before),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Decision:
+        return cls(int(d["layer"]), int(d["k"]), d["start"], list(d["before"]), d["spent"])
+
+
 def observation(
     net: TernaryNetwork,
     accuracy: float,
     loss: float,
     fraction: float,
     budget: float | None,
-    rewards: deque[float],
-    layer_rewards: Sequence[deque[float]],
-    layer_spent: Sequence[deque[float]],
+    history: StepHistory,
 ) -> np.ndarray:
     """The schedule observation (see the module docstring); the env and the RL search agent
     (``agents.rl.agent``) both build it here, so a policy sees the same vector in either.
 
     Args:
-        net, accuracy, loss: The current network and its validation accuracy and loss.
+        net, accuracy, loss: The current network and its accuracy and loss on the scoring images.
         fraction: The fraction of the budget spent.
         budget: The episode's budget (None: none).
-        rewards: The rewards of the last actions, newest first.
-        layer_rewards, layer_spent: Per layer, the rewards and costs of its last actions.
+        history: The rewards and costs of the last actions.
     """
-    obs = summary(net, accuracy, loss, fraction, rewards, layer_rewards)
-    rates = gain_rates(layer_rewards, layer_spent)
+    obs = summary(net, accuracy, loss, fraction, history.rewards, history.layer_rewards)
+    rates = gain_rates(history.layer_rewards, history.layer_spent)
     return np.concatenate([obs, rates, [budget_feature(budget)]]).astype(np.float32)

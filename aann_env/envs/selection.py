@@ -1,7 +1,8 @@
 """The SENSE step's decision: which of K scored neighbours is best, and whether to move to it.
 
-One implementation, used by the env's ``"layer"`` action (:class:`aann_env.envs.search_env.AANNEnv`)
-and by the SENSE agent (:class:`agents.sense.SENSE`):
+One implementation, used by the SENSE step of the search core
+(:meth:`aann_env.envs.core.FamilySearch.sense_step`: the ``"layer"`` and ``"schedule"`` envs, the
+SENSE and schedule agents), the proposal env and the layer team:
 
 - **best**: by ``criterion``: ``"accuracy"`` takes the highest validation accuracy, the lowest
   loss breaking ties; ``"loss"`` the lowest loss, the highest accuracy breaking ties; remaining

@@ -1,7 +1,8 @@
 """Parallel neighbourhoods: each scoring round's swaps split across Ray actors.
 
-:class:`NeighbourPool` is a :class:`aann_env.envs.scoring.SwapScorer`: attached to an env
-(``env.unwrapped.attach_scorer(pool)``), it scores every round of neighbours on ``N`` actors
+:class:`NeighbourPool` is a :class:`aann_env.envs.scoring.SwapScorer`: attached to the search
+core of an env (``pool.attach(env)``, which calls ``env.unwrapped.search.attach_scorer(pool)``),
+it scores every round of neighbours on ``N`` actors
 (:class:`agents.distributed.actors.ScoringWorker`), each holding an incremental evaluator of the
 same network on the same scoring images. The agent does not know: it draws its swaps from the
 env's generator, as in one process, and gets the same scores back, so its decisions, its random
@@ -38,6 +39,7 @@ import gymnasium as gym
 import numpy as np
 
 from aann_env.core.network import TernaryNetwork
+from aann_env.envs.core import FamilySearch
 from aann_env.envs.scoring import ScoringSet
 from aann_env.evaluation import SwapScores
 from agents.distributed.actors import ScoringWorker
@@ -157,18 +159,20 @@ class NeighbourPool:
     def workers(self) -> int:
         return len(self.actors)
 
-    def attach(self, env: gym.Env) -> None:
-        """Score ``env``'s neighbourhoods from now on (``env.unwrapped.attach_scorer(self)``).
+    def attach(self, target: gym.Env | FamilySearch) -> None:
+        """Score the neighbourhoods of ``target`` from now on: an AANN env (its search core,
+        ``env.unwrapped.search``) or a search core itself.
 
         Raises:
-            ValueError: The env scores on other images than the pool started with.
+            ValueError: The search scores on other images than the pool started with.
         """
-        if self.scoring is not None and not _same_images(env.unwrapped.scoring_set, self.scoring):
+        search = target if isinstance(target, FamilySearch) else target.unwrapped.search  # type: ignore[attr-defined]
+        if self.scoring is not None and not _same_images(search.scoring_set, self.scoring):
             raise ValueError(
                 "the env scores on other images than this pool's actors hold: start the pool "
                 "with NeighbourPool.start(env.unwrapped.scoring_set, ...)"
             )
-        env.unwrapped.attach_scorer(self)
+        search.attach_scorer(self)
 
     # ------------------------------------------------------------------ the SwapScorer protocol
     def load(self, net: TernaryNetwork, batch: int) -> None:

@@ -2,9 +2,11 @@
 
 The agent runs the SENSE steps that a schedule policy (:mod:`aann_env.envs.schedule`) chooses:
 before each decision it builds the very observation the schedule env would show (with
-:func:`aann_env.envs.schedule.observation`), asks the policy for a layer and a neighbourhood
-size, and runs SENSE steps there until the decision's share of the budget is spent, exactly as
-the env's ``decisions`` option does. Driven through a ``"swap"``-mode env with the same seed and
+:func:`aann_env.envs.schedule.observation` of a :class:`~aann_env.envs.observations.StepHistory`,
+the env's own bookkeeping), asks the policy for a layer and a neighbourhood size, and runs SENSE
+steps there (the search core's :meth:`~aann_env.envs.core.FamilySearch.sense_step`) until the
+decision's share of the budget is spent, by the env's own rule
+(:class:`aann_env.envs.schedule.Decision`). Driven through a ``"swap"``-mode env with the same seed and
 budget, it makes the same moves as the policy in the schedule env, one SENSE step per agent step,
 so runs get the usual history, checkpoints, resume and plots. It needs a cost budget
 (``Budget(cost=...)``, ``aann search --budget-cost``): the policy observes the fraction spent.
@@ -15,15 +17,13 @@ Loading a policy unpickles code from its file (see :mod:`agents.rl.policy`).
 from __future__ import annotations
 
 import os
-from collections import deque
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from aann_env.envs import schedule
-from aann_env.envs.observations import HISTORY
-from aann_env.envs.selection import select
+from aann_env.envs.observations import StepHistory, reward_of
 from agents.base import SearchAgent
 from agents.rl.policy import Policy, load_policy
 
@@ -52,10 +52,8 @@ class RLSchedule(SearchAgent):
         self.criterion = cfg.criterion
         self.reward_mode = cfg.reward
         self.decisions = cfg.decisions
-        self._rewards: deque[float] = deque(maxlen=HISTORY)
-        self._layer_rewards: list[deque[float]] = []
-        self._layer_spent: list[deque[float]] = []
-        self._decision: dict[str, Any] | None = None  # layer, k, start cost, spent, before
+        self._history: StepHistory | None = None  # the schedule env's, built at the first step
+        self._decision: schedule.Decision | None = None
         self._tables: tuple[np.ndarray, np.ndarray] | None = None  # sizes and costs per layer
 
     def _ready(self, env: gym.Env) -> tuple[np.ndarray, np.ndarray]:
@@ -66,9 +64,8 @@ class RLSchedule(SearchAgent):
         u = env.unwrapped
         arch = u.network.arch
         table = schedule.size_table(arch, self.policy.config.neighborhood_sizes)
-        if not self._layer_rewards:
-            self._layer_rewards = [deque(maxlen=HISTORY) for _ in range(u.n_layers)]
-            self._layer_spent = [deque(maxlen=HISTORY) for _ in range(u.n_layers)]
+        if self._history is None or not self._history.layer_rewards:  # new, or resumed early
+            self._history = StepHistory(u.n_layers)
         expected = schedule.observation_space(u.n_layers).shape
         if self.policy.model.observation_space.shape != expected:
             raise ValueError(
@@ -87,27 +84,15 @@ class RLSchedule(SearchAgent):
             )
         return float(self.budget.cost)
 
-    def _decide(self, env: gym.Env, table: np.ndarray) -> dict[str, Any]:
+    def _decide(self, env: gym.Env, table: np.ndarray) -> schedule.Decision:
         u = env.unwrapped
         budget = self._budget_cost()
+        assert self._history is not None
         obs = schedule.observation(
-            u.network,
-            u.accuracy,
-            u.loss,
-            self.cost / budget,
-            budget,
-            self._rewards,
-            self._layer_rewards,
-            self._layer_spent,
+            u.network, u.accuracy, u.loss, self.cost / budget, budget, self._history
         )
         layer, size = schedule.decode(self.policy.act(obs), table.shape[1])
-        return {
-            "layer": layer,
-            "k": int(table[layer, size]),
-            "start": self.cost,
-            "spent": 0.0,
-            "before": [u.accuracy, u.loss],
-        }
+        return schedule.Decision(layer, int(table[layer, size]), self.cost, [u.accuracy, u.loss])
 
     def _search_step(self, env: gym.Env) -> tuple[str, int, bool]:
         u = env.unwrapped
@@ -115,45 +100,38 @@ class RLSchedule(SearchAgent):
         if self._decision is None:
             self._decision = self._decide(env, table)
         d = self._decision
-        layer, k = int(d["layer"]), int(d["k"])
-        swaps = u.sample_swaps(k, layer=layer)
-        scores = u.evaluate_swaps(swaps)
-        choice = select(
-            scores.accuracy, scores.loss, u.accuracy, u.loss, self.criterion, "no_worse"
-        )
-        if choice.accept:
-            env.step(swaps[choice.index])
-        d["spent"] += k * float(costs[layer])
+        # The core draws, scores and selects; the commit goes through env.step (wrappers see it).
+        step = u.search.sense_step(d.layer, d.k, self.criterion, "no_worse", commit=env.step)
         budget = self._budget_cost()
-        if d["spent"] >= budget / self.decisions or d["start"] + d["spent"] >= budget:
+        if d.add(d.k * float(costs[d.layer]), budget / self.decisions, budget):
             self._close_decision(env)
-        return u.network.layer_names[layer], k, choice.accept
+        return u.network.layer_names[d.layer], d.k, step.accepted
 
     def _close_decision(self, env: gym.Env) -> None:
         """Record the finished decision's reward and cost (the env's observation history)."""
         u, d = env.unwrapped, self._decision
-        assert d is not None
-        acc, loss = d["before"]
-        reward = float(u.accuracy - acc) if self.reward_mode == "accuracy" else float(loss - u.loss)
-        self._rewards.appendleft(reward)
-        self._layer_rewards[d["layer"]].appendleft(reward)
-        self._layer_spent[d["layer"]].appendleft(float(d["spent"]))
+        assert d is not None and self._history is not None
+        reward = reward_of(self.reward_mode, (d.before[0], d.before[1]), u.accuracy, u.loss)
+        self._history.record(d.layer, reward, float(d.spent))
         self._decision = None
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["policy_sha256"] = self.policy.provenance.get("sha256")
-        state["rewards"] = list(self._rewards)
-        state["layer_rewards"] = [list(d) for d in self._layer_rewards]
-        state["layer_spent"] = [list(d) for d in self._layer_spent]
-        state["decision"] = self._decision
+        history = (
+            self._history.state()
+            if self._history is not None
+            else {"rewards": [], "layer_rewards": [], "layer_spent": []}
+        )
+        state.update(history)
+        state["decision"] = None if self._decision is None else self._decision.to_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any], best_network: Any) -> None:
         super().load_state_dict(state, best_network)
         if state.get("policy_sha256") != self.policy.provenance.get("sha256"):
             raise ValueError("the checkpoint was written with another policy file")
-        self._rewards = deque(state["rewards"], maxlen=HISTORY)
-        self._layer_rewards = [deque(r, maxlen=HISTORY) for r in state["layer_rewards"]]
-        self._layer_spent = [deque(c, maxlen=HISTORY) for c in state["layer_spent"]]
-        self._decision = state["decision"]
+        self._history = StepHistory(len(state["layer_rewards"]))
+        self._history.load(state)
+        decision = state["decision"]
+        self._decision = None if decision is None else schedule.Decision.from_dict(decision)

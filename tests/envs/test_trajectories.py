@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-import trajectories
+from support import trajectories
 
 pytestmark = pytest.mark.usefixtures("mnist_ready")
 
