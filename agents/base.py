@@ -1,4 +1,9 @@
-"""The base of every search agent: a checkpointable search loop under a budget, with callbacks.
+"""The base of every search agent: a checkpointable search loop under a budget, and the base of
+the callbacks whose hooks that loop calls.
+
+:class:`BaseCallback` lives here, next to :meth:`SearchAgent.run`, because the loop defines its
+hooks (as Gymnasium keeps ``Env`` and ``Wrapper`` in one module); :mod:`agents.callbacks` holds the
+callbacks themselves and imports this module, never the reverse.
 
 Agents drive an ``AANN-*`` env in ``"swap"`` action mode through its public API only:
 ``env.unwrapped.sample_swaps``, ``env.unwrapped.evaluate_swaps`` and ``env.step``. A step of an
@@ -19,7 +24,6 @@ import numpy as np
 from aann_env.core.network import TernaryNetwork
 from aann_env.envs.schedule import LAYER_COSTS
 from agents.budget import Budget, StepInfo
-from agents.callbacks import BaseCallback
 
 
 def score_fields(unwrapped: Any) -> dict[str, float | None]:
@@ -157,3 +161,45 @@ class SearchAgent(ABC):
         self.best_accuracy = float(state["best_accuracy"])
         self.best_network = best_network
         self._start = time.perf_counter()
+
+
+class BaseCallback(ABC):
+    """A callback in the Stable-Baselines3 style: :meth:`on_step` counts, then calls
+    :meth:`_on_step`; returning False stops the search.
+
+    :meth:`SearchAgent.run` calls :meth:`init_callback` and :meth:`on_run_start` before its first
+    step, :meth:`on_step` after every step and :meth:`on_run_end` when it stops.
+    """
+
+    def __init__(self) -> None:
+        self.n_calls = 0
+        self.agent: SearchAgent | None = None
+        self.env: gym.Env | None = None
+
+    def init_callback(self, agent: SearchAgent, env: gym.Env) -> None:
+        self.agent = agent
+        self.env = env
+        self._init_callback()
+
+    def on_run_start(self) -> None:
+        self._on_run_start()
+
+    def on_step(self, info: StepInfo) -> bool:
+        self.n_calls += 1
+        return self._on_step(info)
+
+    def on_run_end(self) -> None:
+        self._on_run_end()
+
+    def _init_callback(self) -> None:  # noqa: B027  (an optional hook)
+        """Called once the callback knows its agent and env."""
+
+    def _on_run_start(self) -> None:  # noqa: B027
+        """Called before the first step."""
+
+    @abstractmethod
+    def _on_step(self, info: StepInfo) -> bool:
+        """Called after every agent step; return False to stop the search."""
+
+    def _on_run_end(self) -> None:  # noqa: B027
+        """Called when the search stops."""

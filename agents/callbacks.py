@@ -1,62 +1,20 @@
 """Callbacks in the Stable-Baselines3 style, one concern per class.
 
 :meth:`BaseCallback.on_step` counts, then calls the one abstract :meth:`BaseCallback._on_step`;
-returning False stops the search. :class:`CallbackList` chains callbacks in order, and
+returning False stops the search. The base lives with the loop that calls its hooks
+(:mod:`agents.base`, re-exported here); :class:`CallbackList` chains callbacks in order, and
 :class:`ProgressBarCallback` shows a progress bar. The run directory's own callbacks (history
-rows and checkpoints) live with the runner (:mod:`agents.runner`).
+rows and checkpoints) live with the run lifecycle (:mod:`agents.run.recording`).
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-import gymnasium as gym
+from typing import Any
 
 from aann_env.progress import progress_bar
+from agents.base import BaseCallback
 from agents.budget import StepInfo
-
-if TYPE_CHECKING:
-    from agents.base import SearchAgent
-
-
-class BaseCallback(ABC):
-    """A callback in the Stable-Baselines3 style: :meth:`on_step` counts, then calls
-    :meth:`_on_step`; returning False stops the search."""
-
-    def __init__(self) -> None:
-        self.n_calls = 0
-        self.agent: SearchAgent | None = None
-        self.env: gym.Env | None = None
-
-    def init_callback(self, agent: SearchAgent, env: gym.Env) -> None:
-        self.agent = agent
-        self.env = env
-        self._init_callback()
-
-    def on_run_start(self) -> None:
-        self._on_run_start()
-
-    def on_step(self, info: StepInfo) -> bool:
-        self.n_calls += 1
-        return self._on_step(info)
-
-    def on_run_end(self) -> None:
-        self._on_run_end()
-
-    def _init_callback(self) -> None:  # noqa: B027  (an optional hook)
-        """Called once the callback knows its agent and env."""
-
-    def _on_run_start(self) -> None:  # noqa: B027
-        """Called before the first step."""
-
-    @abstractmethod
-    def _on_step(self, info: StepInfo) -> bool:
-        """Called after every agent step; return False to stop the search."""
-
-    def _on_run_end(self) -> None:  # noqa: B027
-        """Called when the search stops."""
 
 
 class CallbackList(BaseCallback):
@@ -128,3 +86,6 @@ class ProgressBarCallback(BaseCallback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+__all__ = ["BaseCallback", "CallbackList", "ProgressBarCallback"]

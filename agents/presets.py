@@ -2,7 +2,7 @@
 
 ``aann search`` starts from :data:`DEFAULT` and, with ``--preset NAME``, from ``PRESETS[NAME]``;
 any flag given explicitly wins over both. A preset sets fields of
-:class:`agents.runner.SearchConfig` and SENSE's keyword arguments.
+:class:`agents.run.config.SearchConfig` and SENSE's keyword arguments.
 
 | preset | start | scoring | SENSE | paper |
 |---|---|---|---|---|

@@ -9,7 +9,7 @@ network by validation accuracy, which this script tests and saves. Nothing the s
 reads a test image.
 
 Run it with ``python examples/sense_agent.py`` (a few minutes on a laptop CPU). ``aann search``
-does the same with checkpoints, resume and plots (:mod:`agents.runner`).
+does the same with checkpoints, resume and plots (:mod:`agents.run`).
 """
 
 from __future__ import annotations

@@ -26,8 +26,19 @@ LAYERS: dict[str, int] = {
     "aann_env.analysis": 4,
     "aann_env.viz": 5,
     "aann_env": 6,  # the package facade: registration and re-exports
-    "agents": 7,
-    "agents.cli": 8,
+    "agents.budget": 7,
+    "agents.base": 8,  # the search loop and the callback hooks it calls
+    "agents.callbacks": 9,
+    "agents.registry": 9,  # agent names -> string entry points
+    "agents.sense": 10,
+    "agents.random_search": 10,
+    "agents.annealing": 10,
+    "agents.presets": 10,
+    "agents.rl": 11,
+    "agents.run": 12,  # config -> session -> run: the one run lifecycle
+    "agents.distributed": 13,
+    "agents": 14,  # the package facade: re-exports
+    "agents.cli": 15,
 }
 """Each part of the code and its layer: a module may import from its own part and from parts of
 lower layers only (siblings of one layer do not import each other)."""

@@ -13,7 +13,7 @@ import pytest
 from aann_env.core.network import TernaryNetwork
 from aann_env.training.config import TrainConfig
 from aann_env.training.psiren import PSIRENRun
-from agents.runner import SearchConfig, SearchRun
+from agents.run import SearchConfig, SearchRun
 
 pytestmark = pytest.mark.usefixtures("mnist_ready")
 

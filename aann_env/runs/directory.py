@@ -6,6 +6,7 @@
 | ``run.lock`` | while a process writes | who writes (see :mod:`aann_env.runs.lock`) |
 | ``history.csv`` (and others) | as the run goes | one schema each (:mod:`aann_env.runs.history`) |
 | ``checkpoint.<ext>`` | now and then | all the run needs to continue; the one before it is kept as ``checkpoint.prev.<ext>`` |
+| ``current.npz``, ``best.npz`` | with a search's checkpoint | its current and best networks (:meth:`RunDirectory.save_snapshot`) |
 | ``summary.json`` | when the run ends | its final figures |
 
 A run starts in a directory without ``config.json`` and resumes in one with it. Everything
@@ -27,6 +28,7 @@ from aann_env.atomic import atomic_write
 from aann_env.errors import CheckpointError
 from aann_env.runs.history import CsvLog
 from aann_env.runs.lock import RunLock
+from aann_env.runs.snapshot import Snapshot
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -178,7 +180,24 @@ class RunDirectory:
         self._check_locked()
         atomic_write(self.checkpoint_path, write, keep_previous=self.previous_checkpoint_path)
 
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Checkpoint a search: the snapshot file (atomically, keeping the previous one), then
+        its current and best networks as ``current.npz`` and ``best.npz`` (each atomic too).
+
+        The checkpoint alone is enough to resume; the two network files are for reading.
+        """
+        self.save_checkpoint(snapshot.write)
+        snapshot.current.save(self.path / "current.npz")
+        snapshot.best.save(self.path / "best.npz")
+
     # ------------------------------------------------------------------------------ reading
+    def load_snapshot(
+        self, accept: Callable[[Snapshot], str | None] | None = None
+    ) -> Snapshot | None:
+        """The newest usable search checkpoint (:meth:`load_checkpoint` of a
+        :class:`~aann_env.runs.snapshot.Snapshot`), or None when the run has none yet."""
+        return self.load_checkpoint(Snapshot.read, accept)
+
     def load_checkpoint(
         self, read: Callable[[Path], T], accept: Callable[[T], str | None] | None = None
     ) -> T | None:

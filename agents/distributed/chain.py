@@ -1,12 +1,12 @@
-"""One chain of a population search, and the Ray actor body that hosts chains.
+"""One chain of a population search, and where chains run (this process or Ray actors).
 
-A :class:`Chain` is one search (an env and an agent of :mod:`agents.runner`, with its own seed)
+A :class:`Chain` is one search session (:class:`agents.run.session.Search`, with its own seed)
 that runs in *segments*: between two exploits of the population it searches until its segment
 ends, records a history row per step, and reports how far it got. The driver reads a chain's
-:class:`ChainSnapshot` (its networks and the state of its generators and counters: a checkpoint)
-and may :meth:`Chain.restore` one, which is how a chain resumes and how it takes another chain's
-network in an exploit. :class:`ChainWorker` holds several chains in one process: a Ray actor
-(:class:`agents.distributed.population.RayChains`) or this one (``LocalChains``).
+:class:`~aann_env.runs.snapshot.Snapshot` (its networks and the state of its generators and
+counters: a checkpoint) and may :meth:`Chain.restore` one, which is how a chain resumes and how it
+takes another chain's network in an exploit. :class:`ChainWorker` holds several chains in one
+process: a Ray actor (:class:`RayChains`) or this one (:class:`LocalChains`).
 
 A segment ends after a number of evaluations (``exploit_evals``: segment ``j`` ends once the
 chain has made ``(j + 1) * exploit_evals``, so the whole population is deterministic) or of
@@ -19,25 +19,18 @@ accuracy is measured at checkpoints only: on the last row of a segment, when the
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-import gymnasium as gym
-
-from aann_env.core.network import TernaryNetwork
-from agents.budget import Budget, StepInfo
-from agents.callbacks import BaseCallback
+from aann_env.runs.snapshot import Snapshot
+from agents.base import BaseCallback
+from agents.budget import StepInfo
 from agents.distributed.actors import limit_threads
-from agents.runner import (
-    SearchConfig,
-    history_row,
-    make_agent,
-    make_env,
-    records_scores,
-    restore_search,
-    search_state,
-    start_row,
-)
+from agents.distributed.cluster import connect, gather, kill
+from agents.distributed.pool import START_TIMEOUT
+from agents.run.config import SearchConfig
+from agents.run.session import Search
 
 
 @dataclass(frozen=True)
@@ -71,41 +64,26 @@ class SegmentReport:
     evals: int
 
 
-@dataclass
-class ChainSnapshot:
-    """A chain as a checkpoint holds it: its current and best networks and a JSON-able state
-    (:func:`agents.runner.search_state` and the chain's segment)."""
-
-    current: TernaryNetwork
-    best: TernaryNetwork
-    state: dict[str, Any]
-
-    def adopting(self, network: TernaryNetwork) -> ChainSnapshot:
-        """The same chain continuing from ``network`` (an exploit): its generators, counters and
-        best network stay its own."""
-        return ChainSnapshot(network.copy(), self.best, self.state)
+def reached(end: tuple[str, float], evals: int, wall_time: float) -> bool:
+    """Whether a chain at ``evals`` evaluations and ``wall_time`` seconds is past ``end``."""
+    kind, value = end
+    return (evals if kind == "evals" else wall_time) >= value
 
 
 class _Rows(BaseCallback):
     """Collects a history row per step; stops the search when the segment's end is reached."""
 
-    def __init__(self, end: tuple[str, float], scores: bool) -> None:
+    def __init__(self, end: tuple[str, float], search: Search) -> None:
         super().__init__()
         self.end = end
-        self.scores = scores
+        self.search = search
         self.rows: list[list[Any]] = []
         self.last: StepInfo | None = None
 
     def _on_step(self, info: StepInfo) -> bool:
-        self.rows.append(history_row(info, None, self.scores))
+        self.rows.append(self.search.row(info))
         self.last = info
         return not reached(self.end, info.evals, info.wall_time)
-
-
-def reached(end: tuple[str, float], evals: int, wall_time: float) -> bool:
-    """Whether a chain at ``evals`` evaluations and ``wall_time`` seconds is past ``end``."""
-    kind, value = end
-    return (evals if kind == "evals" else wall_time) >= value
 
 
 class Chain:
@@ -118,91 +96,65 @@ class Chain:
 
     def __init__(self, config: SearchConfig) -> None:
         self.config = config
-        self.env: gym.Env = make_env(config)
-        self.agent = make_agent(config)
-        self.budget = Budget(config.budget_evals, config.budget_seconds, config.budget_cost)
-        self.scores = records_scores(config)
+        self.search = Search(config)
+        self.budget = config.budget()
         self.segment: tuple[int, str, float] | None = None
         """(index, "evals" or "seconds", where it ends) of the current segment."""
         self._tested = time.perf_counter()
 
     def start(self) -> list[Any]:
         """Reset to the chain's start; return its history's row 0."""
-        cfg = self.config
-        init = cfg.init if cfg.init in ("random", "balanced", "psiren") else str(cfg.init)
-        self.env.reset(seed=cfg.seed, options={"init": init})
-        self.agent.best_network = self.env.unwrapped.network.copy()
-        self.agent.best_accuracy = self.env.unwrapped.val_accuracy
-        return start_row(self.env, self.scores)
+        return self.search.start()
 
-    def snapshot(self) -> ChainSnapshot:
-        """The chain as a checkpoint holds it."""
-        assert self.agent.best_network is not None
-        state = {**search_state(self.agent, self.env), "segment": self.segment}
-        state["agent"]["elapsed"] = self.agent.elapsed  # not the time spent waiting since
-        return ChainSnapshot(self.env.unwrapped.network.copy(), self.agent.best_network, state)
+    def snapshot(self) -> Snapshot:
+        """The chain as a checkpoint holds it (its segment in the state too)."""
+        snap = self.search.snapshot()
+        snap.state["segment"] = self.segment
+        return snap
 
-    def restore(self, snapshot: ChainSnapshot) -> None:
+    def restore(self, snapshot: Snapshot) -> None:
         """Continue from a snapshot (a resume, or an exploit with another chain's network)."""
-        restore_search(
-            self.env, self.agent, self.config.seed, snapshot.current, snapshot.best, snapshot.state
-        )
+        self.search.restore(snapshot)
         segment = snapshot.state.get("segment")
         self.segment = None if segment is None else (int(segment[0]), segment[1], segment[2])
 
     def done(self) -> bool:
         """Whether the chain's budget is spent (between segments: time waited does not count)."""
-        a = self.agent
-        return self.budget.exhausted(a.evals, a.elapsed, a.cost)
+        return self.search.done(self.budget)
 
     def advance(self, segment: Segment) -> SegmentReport:
         """Search until ``segment`` ends or the budget is spent (no step if either already is)."""
+        agent = self.search.agent
         if self.segment is None or self.segment[0] != segment.index:
             if segment.evals is not None:
                 self.segment = (segment.index, "evals", float((segment.index + 1) * segment.evals))
             else:
                 assert segment.seconds is not None
-                self.segment = (segment.index, "seconds", self.agent.elapsed + segment.seconds)
+                self.segment = (segment.index, "seconds", agent.elapsed + segment.seconds)
         end = (self.segment[1], self.segment[2])
-        rows = _Rows(end, self.scores)
-        if not reached(end, self.agent.evals, self.agent.elapsed) and not self.done():
-            self.agent.run(self.env, self.budget, rows)
+        rows = _Rows(end, self.search)
+        if not reached(end, agent.evals, agent.elapsed) and not self.done():
+            self.search.advance(self.budget, rows)
         done = self.done()
         if rows.last is not None and (done or self._test_due()):
-            rows.rows[-1] = history_row(rows.last, self.env.unwrapped.test_accuracy(), self.scores)
+            rows.rows[-1] = self.search.row(rows.last, self.search.env.unwrapped.test_accuracy())
             self._tested = time.perf_counter()
-        u = self.env.unwrapped
         return SegmentReport(
             rows.rows,
             done,
-            u.val_accuracy,
-            self.agent.best_accuracy,
-            self.agent.steps,
-            self.agent.evals,
+            self.search.env.unwrapped.val_accuracy,
+            agent.best_accuracy,
+            agent.steps,
+            agent.evals,
         )
 
     def _test_due(self) -> bool:
         return time.perf_counter() - self._tested >= self.config.checkpoint_seconds
 
     def summary(self) -> dict[str, Any]:
-        """Final figures of the chain (those of ``aann search``'s ``summary.json``)."""
-        u, a = self.env.unwrapped, self.agent
-        assert a.best_network is not None
-        test = u.test_accuracy()  # cached when the last row measured it
-        best_test = test if a.best_network == u.network else u.test_accuracy(a.best_network)
-        return {
-            "agent": self.config.agent,
-            "seed": self.config.seed,
-            "steps": a.steps,
-            "evals": a.evals,
-            "wall_time": a.elapsed,
-            "score_on": self.config.score_on,
-            "score_accuracy": u.accuracy,
-            "val_accuracy": u.val_accuracy,
-            "test_accuracy": test,
-            "best_val_accuracy": a.best_accuracy,
-            "best_test_accuracy": best_test,
-        }
+        """Final figures of the chain (those of ``aann search``'s ``summary.json``, and its seed)."""
+        summary = self.search.summary()
+        return {"agent": summary.pop("agent"), "seed": self.config.seed, **summary}
 
 
 class ChainWorker:
@@ -224,10 +176,10 @@ class ChainWorker:
     def start(self, index: int) -> list[Any]:
         return self.chains[index].start()
 
-    def snapshot(self, index: int) -> ChainSnapshot:
+    def snapshot(self, index: int) -> Snapshot:
         return self.chains[index].snapshot()
 
-    def restore(self, index: int, snapshot: ChainSnapshot) -> None:
+    def restore(self, index: int, snapshot: Snapshot) -> None:
         self.chains[index].restore(snapshot)
 
     def advance(self, index: int, segment: Segment) -> SegmentReport:
@@ -237,4 +189,67 @@ class ChainWorker:
         return self.chains[index].summary()
 
 
-__all__ = ["Chain", "ChainSnapshot", "ChainWorker", "Segment", "SegmentReport"]
+# ------------------------------------------------------------------------ where chains run
+class Chains(Protocol):
+    """Where the chains run: ``call(method, calls)`` calls :class:`ChainWorker`'s ``method`` with
+    each ``(index, args)`` of ``calls`` and returns the results in order."""
+
+    def call(self, method: str, calls: Sequence[tuple[int, tuple[Any, ...]]]) -> list[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalChains:
+    """The chains in this process, one after another."""
+
+    def __init__(self, configs: Sequence[SearchConfig]) -> None:
+        self.worker = ChainWorker(dict(enumerate(configs)), threads=None)
+
+    def call(self, method: str, calls: Sequence[tuple[int, tuple[Any, ...]]]) -> list[Any]:
+        return [getattr(self.worker, method)(i, *args) for i, args in calls]
+
+    def close(self) -> None:
+        """Nothing to end."""
+
+
+class RayChains:
+    """The chains on Ray actors (one CPU and one thread each); chain ``i`` on actor ``i % workers``.
+
+    Raises:
+        RayUnavailableError: Ray is not installed or its cluster cannot be reached.
+        WorkerError: The actors did not start.
+    """
+
+    def __init__(
+        self, configs: Sequence[SearchConfig], workers: int, address: str | None = None
+    ) -> None:
+        n = min(int(workers), len(configs))
+        ray = connect(address, n, "--population with --workers")
+        actor_class = ray.remote(num_cpus=1, max_restarts=0)(ChainWorker)
+        hosted = [{i: c for i, c in enumerate(configs) if i % n == k} for k in range(n)]
+        self.actors = [actor_class.remote(h) for h in hosted]
+        self.home = {i: self.actors[i % n] for i in range(len(configs))}
+        try:
+            gather([a.ready.remote() for a in self.actors], START_TIMEOUT, f"starting {n} actors")
+        except BaseException:
+            kill(self.actors)
+            raise
+
+    def call(self, method: str, calls: Sequence[tuple[int, tuple[Any, ...]]]) -> list[Any]:
+        refs = [getattr(self.home[i], method).remote(i, *args) for i, args in calls]
+        return gather(refs, None, f"chain {method}")
+
+    def close(self) -> None:
+        kill(self.actors)
+        self.actors = []
+
+
+__all__ = [
+    "Chain",
+    "ChainWorker",
+    "Chains",
+    "LocalChains",
+    "RayChains",
+    "Segment",
+    "SegmentReport",
+]

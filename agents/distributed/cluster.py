@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from aann_env.errors import AANNError
+from agents.run.scorer import ScorerError
 
 INSTALL_HINT = "pip install 'aann[distributed]'"
 """How to install Ray for aann."""
@@ -29,8 +30,9 @@ class RayUnavailableError(AANNError):
     """Ray is not installed, or the Ray cluster asked for cannot be reached."""
 
 
-class WorkerError(AANNError):
-    """A Ray actor of a distributed search died, failed or stopped answering."""
+class WorkerError(ScorerError):
+    """A Ray actor of a distributed search died, failed or stopped answering (a
+    :class:`~agents.run.scorer.ScorerError`: a search run checkpoints its last completed step)."""
 
 
 def require_ray(what: str = "--workers") -> ModuleType:

@@ -18,7 +18,7 @@ writer of the run directory:
 | file | content |
 |---|---|
 | ``config.json`` | the :class:`PopulationConfig` (the chains' search under ``"search"``) |
-| ``chain-<i>/`` | chain ``i`` as a search run directory (:mod:`agents.runner`): ``config.json``, ``history.csv``, ``best.npz``, ``current.npz``, ``checkpoint.npz``, ``summary.json`` |
+| ``chain-<i>/`` | chain ``i`` as a search run directory (:mod:`agents.run.search_run`): ``config.json``, ``history.csv``, ``best.npz``, ``current.npz``, ``checkpoint.npz``, ``summary.json`` |
 | ``population.csv`` | one row per exploit (:data:`aann_env.runs.history.POPULATION_COLUMNS`) |
 | ``best.npz`` | the best network of all chains (by validation accuracy) |
 | ``checkpoint.json`` | the segment, the number of exploit rows and a serial number, written after the chains' checkpoints |
@@ -33,112 +33,29 @@ current one, or the previous one when the kill came between the two writes).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from aann_env.errors import CheckpointError
 from aann_env.progress import progress_bar
 from aann_env.runs.directory import RunDirectory
 from aann_env.runs.history import POPULATION_COLUMNS, CsvLog
+from aann_env.runs.snapshot import Snapshot
 from aann_env.tasks import get_task
-from agents.distributed.chain import ChainSnapshot, ChainWorker, Segment, SegmentReport
-from agents.distributed.cluster import WorkerError, connect, gather, kill
-from agents.distributed.pool import START_TIMEOUT
-from agents.runner import (
-    RESUMABLE_FIELDS,
-    SearchConfig,
-    history_columns,
-    load_checkpoint,
-    save_checkpoint,
+from agents.distributed.chain import Chains, LocalChains, RayChains, SegmentReport
+from agents.distributed.cluster import WorkerError
+from agents.distributed.population_config import (
+    DEFAULT_EXPLOIT_SECONDS,
+    POPULATION_RESUMABLE,
+    PopulationConfig,
+    is_population,
 )
-
-DEFAULT_EXPLOIT_SECONDS = 60.0
-"""Seconds of search per chain between exploits, unless exploit_evals is given."""
-
-
-@dataclass
-class PopulationConfig:
-    """Everything that defines a population search."""
-
-    search: SearchConfig = field(default_factory=SearchConfig)
-    """Each chain's search (budgets are per chain); chain ``i`` has seed ``search.seed + i``."""
-    size: int = 4
-    """Number of chains."""
-    exploit_seconds: float | None = None
-    """Seconds of each chain's search between exploits (default 60 without exploit_evals)."""
-    exploit_evals: int | None = None
-    """Evaluations of each chain between exploits: a deterministic population."""
-    exploit_fraction: float = 0.25
-    """Share of the chains (at least one) that take the best chain's network at an exploit."""
-    workers: int | None = None
-    """Ray actors the chains run on (None: one after another in this process)."""
-    ray_address: str | None = None
-    """The Ray cluster of the workers (None: a local Ray instance)."""
-
-    def __post_init__(self) -> None:
-        if int(self.size) < 1:
-            raise ValueError(f"a population needs at least 1 chain, got {self.size}")
-        if self.exploit_evals is not None and int(self.exploit_evals) < 1:
-            raise ValueError(f"exploit_evals must be positive, got {self.exploit_evals}")
-        if self.exploit_evals is not None and self.exploit_seconds is not None:
-            raise ValueError("give exploit_evals or exploit_seconds, not both")
-        if self.exploit_evals is None and self.exploit_seconds is None:
-            self.exploit_seconds = DEFAULT_EXPLOIT_SECONDS
-        if self.exploit_seconds is not None and not self.exploit_seconds > 0:
-            raise ValueError(f"exploit_seconds must be positive, got {self.exploit_seconds}")
-        if not 0.0 < self.exploit_fraction <= 0.5:
-            raise ValueError(f"exploit_fraction must be in (0, 0.5], got {self.exploit_fraction}")
-        if self.workers is not None and int(self.workers) < 1:
-            raise ValueError(f"workers must be at least 1 Ray actor, got {self.workers}")
-
-    def chain(self, index: int) -> SearchConfig:
-        """Chain ``index``'s search: the population's, with seed ``seed + index``."""
-        return dataclasses.replace(
-            self.search, seed=self.search.seed + index, workers=None, ray_address=None
-        )
-
-    def segment(self, index: int) -> Segment:
-        """Where segment ``index`` ends."""
-        return Segment(index, self.exploit_evals, self.exploit_seconds)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["population"] = data.pop("size")
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PopulationConfig:
-        if "population" not in data or not isinstance(data.get("search"), dict):
-            raise ValueError("not a population search's config (no 'population' and 'search')")
-        values = {k: v for k, v in data.items() if k in {f.name for f in dataclasses.fields(cls)}}
-        values["size"] = data["population"]
-        values["search"] = SearchConfig.from_dict(data["search"])
-        return cls(**values)
-
-    def trajectory_fields(self) -> dict[str, Any]:
-        """The fields the population's results depend on (budgets and workers may change)."""
-        return {
-            "population": self.size,
-            "exploit_seconds": self.exploit_seconds,
-            "exploit_evals": self.exploit_evals,
-            "exploit_fraction": self.exploit_fraction,
-            "search": self.search.trajectory_fields(),
-        }
-
-
-def is_population(run_dir: str | os.PathLike[str]) -> bool:
-    """Whether ``run_dir`` holds a population search (its ``config.json`` says so)."""
-    path = Path(run_dir) / "config.json"
-    try:
-        return "population" in json.loads(path.read_text())
-    except (OSError, ValueError, TypeError):
-        return False
+from agents.run.config import RESUMABLE_FIELDS
 
 
 def exploit_plan(
@@ -154,60 +71,6 @@ def exploit_plan(
     source, count = order[0], max(1, int(fraction * n))
     worst = [i for i in reversed(order) if active[i] and i != source][:count]
     return [(source, t) for t in worst if val_accuracy[t] < val_accuracy[source]]
-
-
-class Chains(Protocol):
-    """Where the chains run: ``call(method, calls)`` calls :class:`ChainWorker`'s ``method`` with
-    each ``(index, args)`` of ``calls`` and returns the results in order."""
-
-    def call(self, method: str, calls: Sequence[tuple[int, tuple[Any, ...]]]) -> list[Any]: ...
-
-    def close(self) -> None: ...
-
-
-class LocalChains:
-    """The chains in this process, one after another."""
-
-    def __init__(self, configs: Sequence[SearchConfig]) -> None:
-        self.worker = ChainWorker(dict(enumerate(configs)), threads=None)
-
-    def call(self, method: str, calls: Sequence[tuple[int, tuple[Any, ...]]]) -> list[Any]:
-        return [getattr(self.worker, method)(i, *args) for i, args in calls]
-
-    def close(self) -> None:
-        """Nothing to end."""
-
-
-class RayChains:
-    """The chains on Ray actors (one CPU and one thread each); chain ``i`` on actor ``i % workers``.
-
-    Raises:
-        RayUnavailableError: Ray is not installed or its cluster cannot be reached.
-        WorkerError: The actors did not start.
-    """
-
-    def __init__(
-        self, configs: Sequence[SearchConfig], workers: int, address: str | None = None
-    ) -> None:
-        n = min(int(workers), len(configs))
-        ray = connect(address, n, "--population with --workers")
-        actor_class = ray.remote(num_cpus=1, max_restarts=0)(ChainWorker)
-        hosted = [{i: c for i, c in enumerate(configs) if i % n == k} for k in range(n)]
-        self.actors = [actor_class.remote(h) for h in hosted]
-        self.home = {i: self.actors[i % n] for i in range(len(configs))}
-        try:
-            gather([a.ready.remote() for a in self.actors], START_TIMEOUT, f"starting {n} actors")
-        except BaseException:
-            kill(self.actors)
-            raise
-
-    def call(self, method: str, calls: Sequence[tuple[int, tuple[Any, ...]]]) -> list[Any]:
-        refs = [getattr(self.home[i], method).remote(i, *args) for i, args in calls]
-        return gather(refs, None, f"chain {method}")
-
-    def close(self) -> None:
-        kill(self.actors)
-        self.actors = []
 
 
 SegmentCallback = Callable[[int, list[SegmentReport]], bool]
@@ -239,9 +102,9 @@ class PopulationRun:
             resume,
             PopulationConfig.from_dict,
             PopulationConfig.trajectory_fields,
-            ("workers", "ray_address"),
+            POPULATION_RESUMABLE,
         )
-        if resume and config is not None:  # budgets and the like, as a search's resume takes
+        if resume and config is not None:  # the budgets, as a search's resume takes them
             for name in RESUMABLE_FIELDS:
                 setattr(self.config.search, name, getattr(config.search, name))
         self.chain_dirs = [RunDirectory(self.dir / f"chain-{i}") for i in range(self.config.size)]
@@ -285,7 +148,7 @@ class PopulationRun:
                 stack.enter_context(d.lock)
             chains = self._chains()
             stack.callback(chains.close)
-            columns = history_columns(cfg.search)
+            columns = cfg.search.history_columns()
             logs = [d.log("history.csv", columns) for d in self.chain_dirs]
             exploits = self.directory.log("population.csv", POPULATION_COLUMNS)
             for log in (*logs, exploits):
@@ -334,22 +197,22 @@ class PopulationRun:
     def _accept(self, state: dict[str, Any]) -> str | None:
         return None if state.get("key") == self.key() else "belongs to another configuration"
 
-    def _chain_checkpoint(self, index: int) -> ChainSnapshot:
+    def _chain_checkpoint(self, index: int) -> Snapshot:
         """Chain ``index``'s checkpoint with the population checkpoint's serial number."""
         key = self.config.chain(index).trajectory_key()
 
-        def accept(checkpoint: tuple[Any, Any, dict[str, Any]]) -> str | None:
-            state = checkpoint[2]
+        def accept(snapshot: Snapshot) -> str | None:
+            state = snapshot.state
             if state.get("trajectory_key") != key:
                 return "belongs to another configuration"
             if state.get("serial") != self._serial:
                 return f"is checkpoint {state.get('serial')}, the population's is {self._serial}"
             return None
 
-        found = self.chain_dirs[index].load_checkpoint(load_checkpoint, accept)
+        found = self.chain_dirs[index].load_snapshot(accept)
         if found is None:
             raise CheckpointError(f"cannot resume {self.dir}: chain {index} has no checkpoint")
-        return ChainSnapshot(*found)
+        return found
 
     # ----------------------------------------------------------------------------- segments
     def _loop(
@@ -375,7 +238,7 @@ class PopulationRun:
                 for log, report in zip(logs, reports, strict=True):
                     for row in report.rows:
                         log.append(row)
-                snaps: list[ChainSnapshot] = chains.call("snapshot", [(i, ()) for i in everyone])
+                snaps: list[Snapshot] = chains.call("snapshot", [(i, ()) for i in everyone])
                 active = [not r.done for r in reports]
                 if any(active):
                     self._exploit(chains, reports, snaps, active, exploits)
@@ -396,7 +259,7 @@ class PopulationRun:
         self,
         chains: Chains,
         reports: list[SegmentReport],
-        snaps: list[ChainSnapshot],
+        snaps: list[Snapshot],
         active: list[bool],
         exploits: CsvLog,
     ) -> None:
@@ -420,7 +283,7 @@ class PopulationRun:
             chains.call("restore", [(t, (snaps[t],)) for _, t in plan])
 
     # -------------------------------------------------------------------------- checkpoints
-    def _save_chains(self, snaps: list[ChainSnapshot], logs: list[CsvLog]) -> None:
+    def _save_chains(self, snaps: list[Snapshot], logs: list[CsvLog]) -> None:
         for i, (d, snap, log) in enumerate(zip(self.chain_dirs, snaps, logs, strict=True)):
             state = {
                 **snap.state,
@@ -428,11 +291,9 @@ class PopulationRun:
                 "trajectory_key": self.config.chain(i).trajectory_key(),
                 "serial": self._serial,
             }
-            save_checkpoint(d, snap.current, snap.best, state)
-            snap.current.save(d.path / "current.npz")
-            snap.best.save(d.path / "best.npz")
+            d.save_snapshot(Snapshot(snap.current, snap.best, state))
 
-    def _checkpoint(self, snaps: list[ChainSnapshot], logs: list[CsvLog], exploits: CsvLog) -> None:
+    def _checkpoint(self, snaps: list[Snapshot], logs: list[CsvLog], exploits: CsvLog) -> None:
         """The chains' checkpoints, then the population's (the best network of all too)."""
         self._serial += 1
         self._save_chains(snaps, logs)
@@ -470,7 +331,7 @@ class PopulationRun:
         return summary
 
 
-def _best_chain(snaps: Sequence[ChainSnapshot]) -> int:
+def _best_chain(snaps: Sequence[Snapshot]) -> int:
     """The chain with the best network by validation accuracy (ties: the lower index)."""
     return max(range(len(snaps)), key=lambda i: (snaps[i].state["agent"]["best_accuracy"], -i))
 
@@ -488,10 +349,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 __all__ = [
     "DEFAULT_EXPLOIT_SECONDS",
-    "LocalChains",
+    "POPULATION_RESUMABLE",
     "PopulationConfig",
     "PopulationRun",
-    "RayChains",
     "exploit_plan",
     "is_population",
 ]

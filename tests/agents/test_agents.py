@@ -152,3 +152,47 @@ def test_adaptive_schedule_tries_every_layer_then_follows_the_gain_per_cost():
     # From a random start fc gains the most per unit of cost, so it is chosen most.
     assert watch.layers.count("fc") > len(watch.layers) / 2
     assert agent.state_dict()["gain_rate"] is not None
+
+
+HEAVY = ("stable_baselines3", "ray", "supersuit", "matplotlib")
+"""Optional stacks that only the features needing them may import."""
+
+
+def test_importing_agents_and_a_sense_search_import_no_heavy_stack(tmp_path):
+    """``import agents``, the ``aann`` parser and a small SENSE search run (what ``aann search
+    --agent sense --no-plot`` does) import none of :data:`HEAVY` (the agent registry is lazy)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "import agents, agents.cli\n"
+        f"heavy = {HEAVY!r}\n"
+        "assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]\n"
+        "from agents.cli import main\n"
+        "argv = ['search', '--eval-size', '100', '--selection-size', '100', '--budget-evals', "
+        "'40', '--neighborhood-size', '8', '--no-progress', '--no-plot', '--out', sys.argv[1]]\n"
+        "assert main(argv) == 0\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_registry_loads_an_agent_by_name_only_when_asked():
+    from agents.registry import AGENTS, agent_class, make_agent
+
+    assert set(AGENTS) == {"sense", "random", "annealing", "rl"}
+    assert agent_class("random") is RandomSearch
+    assert isinstance(make_agent("sense", neighborhood_size=8), SENSE)
+    with pytest.raises(ValueError, match="unknown agent 'hillclimb'"):
+        agent_class("hillclimb")

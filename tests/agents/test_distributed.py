@@ -27,10 +27,11 @@ from aann_env.core.network import TernaryNetwork
 from aann_env.envs.search_env import AANNEnv
 from agents import SENSE, BaseCallback, Budget, RandomSearch
 from agents.cli import main
+from agents.distributed import neighbour_pool
 from agents.distributed.cluster import WorkerError
 from agents.distributed.pool import NeighbourPool, split_parts
 from agents.distributed.population import PopulationConfig, PopulationRun, exploit_plan
-from agents.runner import SearchConfig, SearchRun
+from agents.run import SearchConfig, SearchRun
 
 pytestmark = pytest.mark.usefixtures("mnist_ready")
 
@@ -226,8 +227,8 @@ class KillAt(BaseCallback):
         if info.step == self.step:
             import ray
 
-            assert self.run.pool is not None
-            ray.kill(self.run.pool.actors[0])
+            assert self.run.scorer is not None
+            ray.kill(self.run.scorer.actors[0])
         return True
 
 
@@ -239,7 +240,7 @@ def test_cli_workers_record_the_actors_and_finish(cli_run):
 
 def test_a_lost_actor_fails_the_run_at_once_and_leaves_a_resumable_checkpoint(cli_run, tmp_path):
     run_dir = tmp_path / "run"
-    run = SearchRun(run_dir, _search_config(workers=2))
+    run = SearchRun(run_dir, _search_config(workers=2), scorer=neighbour_pool)
     start = time.monotonic()
     with pytest.raises(WorkerError, match="a Ray actor died") as failure:
         run.run(progress=False, callback=KillAt(run, 4))

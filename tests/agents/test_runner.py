@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,8 @@ import pytest
 
 from aann_env.core.network import TernaryNetwork
 from aann_env.errors import CheckpointError
-from agents.runner import SearchConfig, SearchRun
+from agents.run import SearchConfig, SearchRun, Start
+from agents.run.config import RESUMABLE_FIELDS, UNKEYED_FIELDS
 
 pytestmark = pytest.mark.usefixtures("mnist_ready")
 
@@ -145,3 +147,44 @@ def test_run_directory_errors(tmp_path):
     assert int(_rows(run_dir)[-1][1]) >= 600
     with pytest.raises(ValueError, match="unknown agent"):
         SearchConfig(agent="hillclimb")
+
+
+def test_trajectory_keys_are_those_the_old_runner_stored():
+    """Recorded with agents/runner.py before the run package: old run dirs match their key."""
+    legacy = json.loads(
+        (ROOT / "tests" / "data" / "legacy" / "search-run" / "config.json").read_text()
+    )
+    keys = {
+        "0989bf7b10a2dbac1c4ed231308dba5c3d160ceb61f817eb44640a888dca571f": SearchConfig(
+            budget_evals=5
+        ),
+        "08d633bd4981b6e6b7ac60ef555015a1d09c8237ac18bd15544b518b4413bd7d": (
+            SearchConfig.from_dict(legacy)
+        ),
+        "8c21b87f5c8962df399662d2eeb4f1fd3a742ea66402f7906c755db3778e1db8": SearchConfig(
+            agent="random", init="x/../a.npz", budget_evals=5, rotate_every=3, workers=2
+        ),
+    }
+    for key, config in keys.items():
+        assert config.trajectory_key() == key
+
+
+def test_the_start_grammar_is_parsed_once():
+    assert Start.parse("psiren") == Start("psiren") and Start.parse("random").path is None
+    start = SearchConfig(budget_evals=5, init="nets/./a.npz").start
+    assert (start.kind, start.reset_option()) == ("file", "nets/a.npz")
+    with pytest.raises(ValueError, match="neither 'random', 'balanced', 'psiren' nor a network"):
+        start.check("mnist", 0.8)
+    with pytest.raises(ValueError, match="p-SIREN|ships"):
+        Start.parse("psiren").check("mnist", 0.123)
+
+
+def test_a_resume_changes_only_the_resumable_fields():
+    config = _config()
+    resumed = config.resumed(budget_evals=900, budget_seconds=None, workers=3)
+    assert (resumed.budget_evals, resumed.budget_seconds, resumed.workers) == (900, None, 3)
+    assert resumed.trajectory_key() == config.trajectory_key()
+    assert config.resumed() is config
+    with pytest.raises(ValueError, match="may change only"):
+        config.resumed(seed=3)
+    assert set(RESUMABLE_FIELDS) <= set(UNKEYED_FIELDS)

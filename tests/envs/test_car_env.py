@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import gymnasium as gym
@@ -10,28 +9,23 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
+from support.car import needs_box2d
 
 import aann_env
 from aann_env.core.forward import evaluate
 from aann_env.core.network import TernaryNetwork, random_network
 from aann_env.nets import shipped_levels
 from aann_env.tasks import get_task
-from aann_env.tasks.car.dataset import CarDataConfig, build_car
 from aann_env.tasks.car.policy import NetworkPolicy
 from agents.cli import main
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("Box2D") is None or importlib.util.find_spec("pygame") is None,
-    reason='CarRacing needs `pip install "gymnasium[box2d]"`',
-)
-
-TINY = CarDataConfig(train_tracks=2, valid_tracks=1, test_tracks=1, base_seed=11, max_steps=90)
+pytestmark = needs_box2d
 
 
-@pytest.fixture(scope="module")
-def tiny_file(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A recorded data set of four 40-frame tracks, as one cache file."""
-    return str(build_car(TINY, tmp_path_factory.mktemp("car"), progress=False))
+@pytest.fixture
+def tiny_file(small_car_file: str) -> str:
+    """The small recorded data set of tests/conftest.py: ten frames of each of three tracks."""
+    return small_car_file
 
 
 def test_car_env_passes_the_checkers(tiny_file):

@@ -20,33 +20,53 @@ def _data(arch, n: int, seed: int):
     return pixels, rng.integers(0, arch.n_classes, size=n)
 
 
-def _assert_matches_reference(net, pixels, labels, swaps, scores):
-    for k, swap in enumerate(swaps):
+def _references(net, pixels, labels, swaps):
+    """A from-scratch evaluation of the network after each swap."""
+    refs = []
+    for swap in swaps:
         other = net.copy()
         other.apply_swap(swap)
-        ref = evaluate(other, pixels, labels, keep_logits=True)
-        assert scores.accuracy[k] == ref.accuracy, f"accuracy of swap {swap}"
-        assert scores.loss[k] == ref.loss, f"loss of swap {swap}"
-        if scores.logits is not None:
-            assert torch.equal(scores.logits[k], ref.logits), f"logits of swap {swap}"
+        refs.append(evaluate(other, pixels, labels, keep_logits=True))
+    return refs
+
+
+def _assert_matches_reference(net, pixels, labels, swaps, *all_scores):
+    """Each of ``all_scores`` (scorings of ``swaps``) equals the from-scratch evaluations."""
+    refs = _references(net, pixels, labels, swaps)
+    for k, (swap, ref) in enumerate(zip(swaps, refs, strict=True)):
+        for i, scores in enumerate(all_scores):
+            assert scores.accuracy[k] == ref.accuracy, f"accuracy of swap {swap} (scoring {i})"
+            assert scores.loss[k] == ref.loss, f"loss of swap {swap} (scoring {i})"
+            if scores.logits is not None:
+                assert torch.equal(scores.logits[k], ref.logits), f"logits of swap {swap} ({i})"
+
+
+def _both_scorers(net, pixels, labels, swaps):
+    """Scores of ``swaps`` by the numba kernels and by torch, each without and with logits,
+    after checking that each evaluator starts at the from-scratch figures."""
+    ref = evaluate(net, pixels, labels, keep_logits=True)
+    all_scores = []
+    for use_kernels in (True, False):
+        ev = IncrementalEvaluator(net, pixels, labels, use_kernels=use_kernels)
+        assert ev.accuracy == ref.accuracy and ev.loss == ref.loss, f"use_kernels={use_kernels}"
+        assert torch.equal(ev.logits, ref.logits), f"use_kernels={use_kernels}"
+        all_scores += [ev.score(swaps), ev.score(swaps, return_logits=True)]
+        assert ev.network == net  # scoring changes nothing
+    return all_scores
 
 
 @pytest.mark.parametrize("arch", [MNIST, CAR], ids=lambda a: a.name)
 @pytest.mark.parametrize("sparsity", [0.5, 0.8, 0.95])
-@pytest.mark.parametrize("use_kernels", [True, False], ids=["kernels", "torch"])
-def test_scores_equal_a_from_scratch_forward_bit_for_bit(arch, sparsity, use_kernels):
+def test_scores_equal_a_from_scratch_forward_bit_for_bit(arch, sparsity):
+    """Kernels and torch, with and without logits, against one from-scratch pass per swap."""
     pixels, labels = _data(arch, 96, seed=1)
     net = random_network(arch, sparsity, 3)
-    ev = IncrementalEvaluator(net, pixels, labels, use_kernels=use_kernels)
-    ref = evaluate(net, pixels, labels, keep_logits=True)
-    assert ev.accuracy == ref.accuracy and ev.loss == ref.loss
-    assert torch.equal(ev.logits, ref.logits)
     rng = np.random.default_rng(2)
     swaps = np.concatenate([net.sample_swaps(8, rng, layer=layer) for layer in range(net.n_layers)])
     rng.shuffle(swaps)
-    _assert_matches_reference(net, pixels, labels, swaps, ev.score(swaps))
-    _assert_matches_reference(net, pixels, labels, swaps, ev.score(swaps, return_logits=True))
-    assert ev.network == net  # scoring changes nothing
+    _assert_matches_reference(
+        net, pixels, labels, swaps, *_both_scorers(net, pixels, labels, swaps)
+    )
 
 
 @pytest.mark.parametrize("arch", [MNIST, CAR], ids=lambda a: a.name)
@@ -131,17 +151,15 @@ def test_cuda_matches_cpu_bit_for_bit():
     )
 
 
-@pytest.mark.parametrize("use_kernels", [True, False], ids=["kernels", "torch"])
-def test_car_task_offset_stays_exact(use_kernels):
+def test_car_task_offset_stays_exact():
     """The car task feeds ``code/256 - 0.5``: scores still equal a from-scratch forward pass."""
     pixels, labels = _data(CAR, 64, seed=7)
     net = random_network(CAR, 0.8, 8, offset=0.5)
-    ev = IncrementalEvaluator(net, pixels, labels, use_kernels=use_kernels)
-    ref = evaluate(net, pixels, labels, keep_logits=True)
-    assert ev.accuracy == ref.accuracy and ev.loss == ref.loss
     rng = np.random.default_rng(9)
     swaps = np.concatenate([net.sample_swaps(6, rng, layer=layer) for layer in range(net.n_layers)])
-    _assert_matches_reference(net, pixels, labels, swaps, ev.score(swaps, return_logits=True))
+    _assert_matches_reference(
+        net, pixels, labels, swaps, *_both_scorers(net, pixels, labels, swaps)
+    )
 
 
 @pytest.mark.parametrize("use_kernels", [True, False], ids=["kernels", "torch"])

@@ -10,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from aann_env.core.network import TernaryNetwork
 from aann_env.errors import CheckpointError, RunLockedError
 from aann_env.runs.directory import RunDirectory
 from aann_env.runs.history import CsvLog
@@ -114,3 +116,29 @@ def test_csv_log_resumes_at_the_checkpointed_row(tmp_path: Path) -> None:
         CsvLog(tmp_path / "h.csv", ("a", "b")).resume(10)
     with pytest.raises(RuntimeError, match="not open"):
         CsvLog(tmp_path / "other.csv", ("a",)).append([1])
+
+
+def test_a_snapshot_is_one_call_that_writes_the_checkpoint_and_both_networks(tmp_path) -> None:
+    from aann_env.core.network import random_network
+    from aann_env.runs.snapshot import Snapshot
+
+    arch = "mnist"
+    rng = np.random.default_rng(0)
+    first = Snapshot(random_network(arch, 0.8, rng), random_network(arch, 0.8, rng), {"n": 1})
+    second = Snapshot(random_network(arch, 0.8, rng), first.best, {"n": 2})
+    run = RunDirectory(tmp_path)
+    with run.lock:
+        run.save_snapshot(first)
+        run.save_snapshot(second)
+    loaded = run.load_snapshot()
+    assert loaded is not None and loaded.state == {"schema": 1, "n": 2}
+    assert loaded.current == second.current and loaded.best == second.best
+    assert TernaryNetwork.load(tmp_path / "current.npz") == second.current
+    assert TernaryNetwork.load(tmp_path / "best.npz") == second.best
+    assert Snapshot.read(run.previous_checkpoint_path).state["n"] == 1
+    run.checkpoint_path.write_bytes(b"torn")
+    assert run.load_snapshot(lambda s: None).state["n"] == 1  # type: ignore[union-attr]
+    with pytest.raises(CheckpointError, match="belongs elsewhere"):
+        run.load_snapshot(lambda s: "belongs elsewhere")
+    with pytest.raises(RuntimeError, match="holding its lock"):
+        run.save_snapshot(first)

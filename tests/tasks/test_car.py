@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from support.car import BOX2D_MISSING, HAS_BOX2D, needs_box2d
 
 from aann_env.errors import DataError
 from aann_env.tasks import SPLITS
@@ -28,12 +29,7 @@ from aann_env.tasks.car.expert import (
     preprocess,
 )
 
-needs_box2d = pytest.mark.skipif(
-    importlib.util.find_spec("Box2D") is None or importlib.util.find_spec("pygame") is None,
-    reason='CarRacing needs `pip install "gymnasium[box2d]"`',
-)
-
-TINY = CarDataConfig(train_tracks=1, valid_tracks=1, test_tracks=1, base_seed=7, max_steps=80)
+TINY = CarDataConfig(train_tracks=1, valid_tracks=1, test_tracks=1, base_seed=7, max_steps=60)
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,8 +142,8 @@ def test_expert_drives_a_lap() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if importlib.util.find_spec("Box2D") is None:
-        pytest.skip('CarRacing needs `pip install "gymnasium[box2d]"`')
+    if not HAS_BOX2D:
+        pytest.skip(BOX2D_MISSING)
     folder = tmp_path_factory.mktemp("car")
     load_car_data(folder, TINY, progress=False)
     return folder
@@ -156,6 +152,9 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_config_seeds_and_cache_name() -> None:
     seeds = CarDataConfig(train_tracks=3, valid_tracks=2, test_tracks=1, base_seed=10).seeds()
     assert seeds == {"train": (10, 11, 12), "valid": (13, 14), "test": (15,)}
+    small = CarDataConfig.small(frames=4, base_seed=3, skip_frames=2)
+    assert small.seeds() == {"train": (3,), "valid": (4,), "test": (5,)}
+    assert (small.max_steps, small.skip_frames) == (6, 2)
     assert CarDataConfig().digest() != CarDataConfig(base_seed=1).digest()
     name = cache_path(TINY, "/x").name
     assert name == f"car-v{car_data.VERSION}-{TINY.digest()}.npz"
@@ -172,7 +171,7 @@ def test_tiny_data_set(tiny_dir: Path) -> None:
     assert len(set(all_seeds)) == len(all_seeds) == 3
     for split in SPLITS:
         pixels, labels = data.splits[split].pixels, data.splits[split].labels
-        n = TINY.max_steps - TINY.skip_frames  # no lap ends in 80 steps
+        n = TINY.max_steps - TINY.skip_frames  # no lap ends in 60 steps
         assert pixels.dtype == np.uint8
         assert pixels.shape == (n, 96, 96)
         assert labels.dtype == np.int64
@@ -194,7 +193,7 @@ def test_second_load_reads_the_cache(tiny_dir: Path, monkeypatch: pytest.MonkeyP
     def no_recording(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cache should have been read, not recorded again")
 
-    monkeypatch.setattr(car_data, "_record", no_recording)
+    monkeypatch.setattr(car_data, "record_splits", no_recording)
     splits = load_car(str(tiny_dir), TINY)
     assert sorted(splits) == sorted(SPLITS)
     assert len(splits["test"]) == TINY.max_steps - TINY.skip_frames
@@ -226,7 +225,7 @@ def test_tampered_cache_fails_its_hash(tiny_dir: Path, tmp_path: Path) -> None:
 
 
 def test_cache_of_another_config_is_refused(tiny_dir: Path, tmp_path: Path) -> None:
-    other = CarDataConfig(train_tracks=1, valid_tracks=1, test_tracks=1, base_seed=8, max_steps=80)
+    other = CarDataConfig(train_tracks=1, valid_tracks=1, test_tracks=1, base_seed=8, max_steps=60)
     shutil.copy(cache_path(TINY, tiny_dir), cache_path(other, tmp_path))
     with pytest.raises(DataError, match="not the requested"):
         load_car(str(tmp_path), other, build=False)
@@ -236,13 +235,13 @@ def test_failed_write_leaves_no_file(
     tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with np.load(cache_path(TINY, tiny_dir)) as npz:
-        recorded = {key: npz[key] for key in car_data._ARRAY_KEYS}
+        recorded = {key: npz[key] for key in car_data.ARRAY_KEYS}
 
     def killed(fh: object, **kwargs: object) -> None:
         fh.write(b"PK half a zip")  # type: ignore[attr-defined]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(car_data, "_record", lambda config, progress: recorded)
+    monkeypatch.setattr(car_data, "record_splits", lambda config, progress: recorded)
     monkeypatch.setattr(car_data.np, "savez_compressed", killed)
     with pytest.raises(KeyboardInterrupt):
         car_data.build_car(TINY, tmp_path, progress=False)
@@ -252,7 +251,7 @@ def test_failed_write_leaves_no_file(
 def _v1_sha256(arrays: dict[str, np.ndarray]) -> str:
     """The car cache's hash as written before the cache format was shared (a frozen copy)."""
     digest = hashlib.sha256()
-    for key in car_data._ARRAY_KEYS:
+    for key in car_data.ARRAY_KEYS:
         arr = np.ascontiguousarray(arrays[key])
         digest.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
         digest.update(arr.tobytes())
@@ -261,7 +260,7 @@ def _v1_sha256(arrays: dict[str, np.ndarray]) -> str:
 
 def test_cache_written_by_the_v1_writer_still_loads(tiny_dir: Path, tmp_path: Path) -> None:
     with np.load(cache_path(TINY, tiny_dir)) as npz:
-        recorded = {key: npz[key] for key in car_data._ARRAY_KEYS}
+        recorded = {key: npz[key] for key in car_data.ARRAY_KEYS}
     path = cache_path(TINY, tmp_path)
     np.savez_compressed(  # exactly what build_car wrote before aann_env.tasks.cache held it
         path,

@@ -14,7 +14,7 @@ from aann_env.core.network import TernaryNetwork, zeros_per_layer
 from aann_env.errors import CheckpointError
 from aann_env.nets import load_psiren, shipped_levels
 from aann_env.runs.history import read_sweep
-from aann_env.tasks import get_task
+from aann_env.tasks import Task, get_task
 from aann_env.training.config import (
     CAR_LEVELS,
     MNIST_LEVELS,
@@ -33,10 +33,22 @@ TINY = dict(
     dense_epochs=1,
     level_epochs=1,
     long_epochs=2,
-    train_size=1000,
+    train_size=500,
     eval_size=500,
     batch_size=100,
 )
+
+
+@pytest.fixture
+def small_test_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sweeps measure their test accuracy on 1000 MNIST test images, not all 10 000: the tests
+    using this compare runs with each other, not with recorded figures."""
+    splits = Task.splits
+
+    def smaller(self: Task, data_dir: str | None = None) -> dict:
+        return {**splits(self, data_dir), "test": splits(self, data_dir)["test"].subset(1000)}
+
+    monkeypatch.setattr(Task, "splits", smaller)
 
 
 def test_paper_levels():
@@ -170,7 +182,7 @@ def test_aann_train_end_to_end(tmp_path, capsys):
     assert (tmp_path / "plots" / "sweep.png").stat().st_size > 0
 
 
-@pytest.mark.usefixtures("mnist_ready")
+@pytest.mark.usefixtures("mnist_ready", "small_test_split")
 def test_resume_continues_the_same_sweep(tmp_path):
     cfg = TrainConfig(**TINY)
     whole = PSIRENRun(tmp_path / "whole", cfg).run(progress=False)

@@ -1,31 +1,19 @@
-"""The car-racing imitation data set: expert frames and labels, split by track.
+"""The car-racing imitation data set: expert frames and labels, split by track, in a verified cache.
 
-Each frame is recorded by driving one seeded ``CarRacing-v3`` track (discrete actions) with the
-:class:`~aann_env.tasks.car.expert.Expert`. For every observation the data set stores
-:func:`~aann_env.tasks.car.expert.preprocess` of it (a ``(96, 96)`` ``uint8`` grey frame), the
-class the expert picks in that state (0 left, 1 right, 2 gas: the label of frame ``t`` is the
-expert's choice at state ``t``, which then drives the car to state ``t + 1``) and the track's
-seed.
-
-The first ``skip_frames`` observations of each episode (default 50) are driven but not recorded:
-observations 0..48 are drawn during the env's zoom-in animation (see
-:data:`~aann_env.tasks.car.expert.ZOOM_FRAMES`). An episode ends when the lap is complete, when
-the car leaves the playfield, or after ``max_steps`` steps.
-
-The splits are by track: *train*, *valid* and *test* use disjoint ranges of consecutive seeds
-starting at ``base_seed``, so no test track is seen in training.
+What is recorded and how is described in :mod:`aann_env.tasks.car.recording` (the expert's
+frames and choices on seeded tracks) and :mod:`aann_env.tasks.car.config` (the splits by track
+and the :class:`CarDataConfig` that names a recording).
 
 Recording takes minutes, so the data set is kept in a verified cache (:mod:`aann_env.tasks.cache`:
 version, config, SHA-256 over the arrays, checked on every load) under
 ``default_cache_dir() / "car"``. The file name carries :data:`VERSION` and a short hash of the
-config. Build it with ``python -m aann_env.tasks.car``.
+config. Build it with ``python -m aann_env.tasks.car``; for tests and quick trials,
+``build_car(CarDataConfig.small(), folder)`` records a few frames in seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import hashlib
 import shlex
 import sys
 import time
@@ -36,19 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from aann_env.errors import DataError
-from aann_env.progress import progress_bar
 from aann_env.tasks import cache
-from aann_env.tasks.car.expert import (
-    CLASS_TO_ACTION,
-    CLASSES,
-    FRAME_SHAPE,
-    Expert,
-    make_env,
-    preprocess,
-)
+from aann_env.tasks.car.config import ARRAY_KEYS, CACHE_SUBDIR, VERSION, CarDataConfig
+from aann_env.tasks.car.expert import CLASSES, FRAME_SHAPE
+from aann_env.tasks.car.recording import record_splits, record_tracks
 from aann_env.tasks.split import SPLITS, Split
 
 __all__ = [
+    "ARRAY_KEYS",
     "CACHE_SUBDIR",
     "VERSION",
     "CarData",
@@ -59,67 +42,9 @@ __all__ = [
     "load_car_data",
     "main",
     "read_cache",
+    "record_splits",
     "record_tracks",
 ]
-
-VERSION = 1
-"""Version of the recording procedure (expert, preprocessing, layout); bump it when any changes."""
-
-CACHE_SUBDIR = "car"
-"""Folder of the car caches inside :func:`aann_env.tasks.cache.default_cache_dir`."""
-
-_ARRAY_KEYS = tuple(f"{split}_{part}" for split in SPLITS for part in ("x", "y", "seed"))
-
-
-@dataclass(frozen=True)
-class CarDataConfig:
-    """What to record. Changing any field names a different cache file."""
-
-    train_tracks: int = 30
-    """Tracks in the *train* split (seeds ``base_seed ...``)."""
-    valid_tracks: int = 10
-    """Tracks in the *valid* split (the next seeds)."""
-    test_tracks: int = 10
-    """Tracks in the *test* split (the seeds after those)."""
-    base_seed: int = 20_000
-    """First track seed; the expert was tuned on seeds below 1100, far from this range."""
-    max_steps: int = 1000
-    """Steps before an episode is truncated (Gymnasium's own limit is 1000)."""
-    skip_frames: int = 50
-    """Observations at the start of each episode not recorded (0..48 are the zoom-in)."""
-
-    def __post_init__(self) -> None:
-        for name in ("train_tracks", "valid_tracks", "test_tracks", "max_steps"):
-            if getattr(self, name) <= 0:
-                raise ValueError(
-                    f"CarDataConfig.{name} must be positive, got {getattr(self, name)}"
-                )
-        if not 0 <= self.skip_frames < self.max_steps:
-            raise ValueError(
-                f"CarDataConfig.skip_frames must lie in 0..max_steps-1 ({self.max_steps - 1}), "
-                f"got {self.skip_frames}"
-            )
-        if self.base_seed < 0:
-            raise ValueError(f"CarDataConfig.base_seed must be non-negative, got {self.base_seed}")
-
-    def seeds(self) -> dict[str, tuple[int, ...]]:
-        """Return the track seeds of each split (disjoint consecutive ranges)."""
-        out: dict[str, tuple[int, ...]] = {}
-        start = self.base_seed
-        for split, count in zip(
-            SPLITS, (self.train_tracks, self.valid_tracks, self.test_tracks), strict=True
-        ):
-            out[split] = tuple(range(start, start + count))
-            start += count
-        return out
-
-    def to_json(self) -> str:
-        """Return the config and :data:`VERSION` as canonical JSON (sorted keys, no spaces)."""
-        return cache.canonical_json({"version": VERSION, **dataclasses.asdict(self)})
-
-    def digest(self) -> str:
-        """Return a short hash of :meth:`to_json`, used in the cache file name."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,81 +76,6 @@ class CarData:
             counts = np.bincount(split.labels, minlength=len(CLASSES))
             out[name] = counts / max(len(split), 1)
         return out
-
-
-# --------------------------------------------------------------------------------------------
-# Recording
-
-
-def record_tracks(
-    seeds: Sequence[int],
-    *,
-    max_steps: int = 1000,
-    skip_frames: int = 50,
-    progress: bool = True,
-    desc: str = "tracks",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Drive each track with the expert and record its frames and choices.
-
-    Args:
-        seeds: Track seeds, passed to ``env.reset(seed=...)``.
-        max_steps: Steps before an episode is truncated.
-        skip_frames: Observations at the start of each episode that are not recorded.
-        progress: Show a tqdm bar over tracks and one over each track's frames.
-        desc: Label of the bar over tracks.
-
-    Returns:
-        ``(frames, labels, frame_seeds)``: ``uint8`` ``(N, 96, 96)``, ``int64`` ``(N,)`` and
-        ``int64`` ``(N,)``.
-
-    Raises:
-        DataError: If Box2D or pygame are not installed.
-    """
-    env = make_env(max_steps)
-    frames: list[np.ndarray] = []
-    labels: list[int] = []
-    frame_seeds: list[int] = []
-    try:
-        for seed in progress_bar(seeds, desc=desc, unit="track", disable=not progress):
-            expert = Expert()
-            obs, _ = env.reset(seed=int(seed))
-            steps = progress_bar(
-                total=max_steps,
-                desc=f"seed {seed}",
-                unit="frame",
-                leave=False,
-                disable=not progress,
-            )
-            with steps:
-                for t in range(max_steps):
-                    label = expert.act(env)
-                    if t >= skip_frames:
-                        frames.append(preprocess(obs))
-                        labels.append(label)
-                        frame_seeds.append(int(seed))
-                    obs, _, terminated, truncated, _ = env.step(CLASS_TO_ACTION[label])
-                    steps.update()
-                    if terminated or truncated:
-                        break
-    finally:
-        env.close()
-    pixels = np.stack(frames) if frames else np.zeros((0, *FRAME_SHAPE), dtype=np.uint8)
-    return pixels, np.asarray(labels, dtype=np.int64), np.asarray(frame_seeds, dtype=np.int64)
-
-
-def _record(config: CarDataConfig, progress: bool) -> dict[str, np.ndarray]:
-    """Record every split of ``config``; returns the arrays keyed as in the cache."""
-    arrays: dict[str, np.ndarray] = {}
-    for split, seeds in config.seeds().items():
-        x, y, s = record_tracks(
-            seeds,
-            max_steps=config.max_steps,
-            skip_frames=config.skip_frames,
-            progress=progress,
-            desc=f"car {split}",
-        )
-        arrays[f"{split}_x"], arrays[f"{split}_y"], arrays[f"{split}_seed"] = x, y, s
-    return arrays
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,7 +153,7 @@ def read_cache(path: str | Path, config: CarDataConfig | None = None) -> CarData
     """
     path = Path(path)
     hint = _rebuild_hint(path, config)
-    cached = cache.read_cache(path, VERSION, _ARRAY_KEYS, hint, what="car data cache")
+    cached = cache.read_cache(path, VERSION, ARRAY_KEYS, hint, what="car data cache")
     try:
         fields = dict(cached.config)
         fields.pop("version", None)
@@ -347,8 +197,8 @@ def build_car(
             pass  # invalid: record again below
         else:
             return path
-    arrays = _record(config, progress)
-    return cache.write_cache(path, VERSION, config.to_json(), {k: arrays[k] for k in _ARRAY_KEYS})
+    arrays = record_splits(config, progress)
+    return cache.write_cache(path, VERSION, config.to_json(), {k: arrays[k] for k in ARRAY_KEYS})
 
 
 def load_car_data(
