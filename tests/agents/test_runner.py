@@ -23,11 +23,11 @@ ARGS = [
     "--eval-size",
     "300",
     "--budget-evals",
-    "1200",
+    "500",
     "--seed",
     "4",
     "--checkpoint-steps",
-    "5",
+    "7",
     "--no-progress",
     "--no-plot",
 ]
@@ -112,7 +112,7 @@ def _config(**kwargs) -> SearchConfig:
         "selection_size": 200,
         "budget_evals": 300,
         "seed": 1,
-        "checkpoint_steps": 3,
+        "checkpoint_steps": 6,
         "agent_kwargs": {"neighborhood_size": 16, "schedule": "fc"},
     }
     return SearchConfig(**{**base, **kwargs})
