@@ -8,6 +8,8 @@ from typing import Any
 ACTION_MODES: tuple[str, ...] = ("swap", "layer", "schedule", "proposal")
 OBSERVATION_MODES: tuple[str, ...] = ("summary", "weights")
 REWARD_MODES: tuple[str, ...] = ("accuracy", "loss")
+SCHEDULE_REWARDS: tuple[str, ...] = (*REWARD_MODES, "held_out", "reference")
+"""The schedule formulation's rewards (``aann_env.envs.schedule_v2``)."""
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> None:
@@ -22,7 +24,7 @@ def check_modes(
     """Raise ValueError for an unknown action, observation, reward or render mode."""
     check_choice("action_mode", action_mode, ACTION_MODES)
     check_choice("observation_mode", observation_mode, OBSERVATION_MODES)
-    check_choice("reward", reward, REWARD_MODES)
+    check_choice("reward", reward, SCHEDULE_REWARDS if action_mode == "schedule" else REWARD_MODES)
     check_choice("render_mode", render_mode, (None, *metadata["render_modes"]))
     if action_mode == "proposal" and observation_mode != "summary":
         raise ValueError(

@@ -43,6 +43,8 @@ def make_env(
     neighborhood_size: int = 64,
     neighborhood_sizes: schedule.Sizes | None = None,
     decisions: int | None = None,
+    observation_version: int = 1,
+    budget_end: str = "truncated",
     n_candidates: int = 16,
     proposal_layer: str = "last",
     **shared: Unpack[SharedArgs],
@@ -55,6 +57,8 @@ def make_env(
         neighborhood_size: ``"layer"``: swaps per step.
         neighborhood_sizes: ``"schedule"``: the sizes an action chooses from.
         decisions: ``"schedule"`` with a budget: decisions per episode.
+        observation_version: ``"schedule"``: 1 or 2 (:mod:`aann_env.envs.schedule_v2`).
+        budget_end: ``"schedule"``: a spent budget ``"truncated"`` or ``"terminated"``.
         n_candidates: ``"proposal"``: candidates per step.
         proposal_layer: ``"proposal"``: where candidates are drawn.
         **shared: The arguments every formulation takes (:class:`AANNEnv`).
@@ -71,7 +75,12 @@ def make_env(
     own: dict[str, Any] = {
         "swap": {},
         "layer": {"neighborhood_size": neighborhood_size},
-        "schedule": {"neighborhood_sizes": neighborhood_sizes, "decisions": decisions},
+        "schedule": {
+            "neighborhood_sizes": neighborhood_sizes,
+            "decisions": decisions,
+            "observation_version": observation_version,
+            "budget_end": budget_end,
+        },
         "proposal": {"n_candidates": n_candidates, "proposal_layer": proposal_layer},
     }[action_mode]
     env: gym.Env = FORMULATIONS[action_mode](**own, **shared)

@@ -130,6 +130,7 @@ class AANNEnv(gym.Env[np.ndarray, Any], ABC):
     observation_mode: ClassVar[ObservationMode] = "summary"
     scores: ClassVar[bool] = True
     """Whether a step scores neighbours (and so is a scoring round)."""
+    reward_modes: ClassVar[tuple[str, ...]] = REWARD_MODES
 
     def __init__(
         self,
@@ -150,7 +151,7 @@ class AANNEnv(gym.Env[np.ndarray, Any], ABC):
         data_dir: str | os.PathLike[str] | None = None,
         render_mode: str | None = None,
     ) -> None:
-        check_choice("reward", reward, REWARD_MODES)
+        check_choice("reward", reward, self.reward_modes)
         check_choice("render_mode", render_mode, (None, *self.metadata["render_modes"]))
         check_rules(criterion, accept)
         check_scoring(score_on, rotate_every)
@@ -282,15 +283,12 @@ class AANNEnv(gym.Env[np.ndarray, Any], ABC):
             self.search.start_round()
         before = (self.accuracy, self.loss)
         move = self._act(action)
-        reward = reward_of(self.reward_mode, before, self.accuracy, self.loss)
         self._steps += 1
         self._spent += move.cost
+        reward = self._reward(before)
         self.history.record(move.layer, reward, move.cost)
         self._curve.append(self.accuracy)
-        terminated = bool(
-            self.target_accuracy is not None and self.accuracy >= self.target_accuracy
-        )
-        truncated = bool(self.budget is not None and self._spent >= self.budget)
+        terminated, truncated = self._ends()
         info = self._info(reward_loss=self.loss - before[1])
         info.update(
             illegal_action=move.illegal,
@@ -304,6 +302,15 @@ class AANNEnv(gym.Env[np.ndarray, Any], ABC):
         # Truncation by a step limit is Gymnasium's TimeLimit; the registered
         # EpisodeTestAccuracy wrapper adds the test accuracy then.
         return self._observation(), reward, terminated, truncated, info
+
+    def _reward(self, before: tuple[float, float]) -> float:
+        """The step's reward, from the scoring accuracy and loss ``before`` it."""
+        return reward_of(self.reward_mode, before, self.accuracy, self.loss)
+
+    def _ends(self) -> tuple[bool, bool]:
+        """(terminated, truncated): the target reached; the budget spent."""
+        target = self.target_accuracy is not None and self.accuracy >= self.target_accuracy
+        return bool(target), bool(self.budget is not None and self._spent >= self.budget)
 
     @abstractmethod
     def _act(self, action: Any) -> Move:

@@ -1,0 +1,153 @@
+"""The training proxy's phase check: held-out accuracy against cost for hand schedules.
+
+A schedule policy is trained on a cheaper copy of the real search (the *proxy*: fewer images
+scored at a time, rotating over the training split as ``aann search`` does, a held-out reward).
+The proxy is only worth training on if it has the real search's phase structure: output-layer
+steps climb fastest at first, and the conv layers pay off once the output layer has stalled, so
+that ``adaptive`` overtakes ``fc`` within the training budgets. :func:`curves` runs the hand
+schedules from the same starts and records the held-out accuracy each time a cost mark is
+crossed; :func:`table` prints it (``aann rl proxy``).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from agents.base import BaseCallback
+from agents.budget import Budget, StepInfo
+from agents.sense import SENSE
+
+PROXY: dict[str, int | str] = {
+    "score_on": "train",
+    "eval_size": 2_000,
+    "rotate_every": 200,
+    "selection_size": 5_000,
+}
+"""The proxy's scoring: 2,000 training images at a time, moved to the next batch every 200
+SENSE steps (as ``aann search`` moves its 10,000), reward and selection on 5,000 validation
+images."""
+
+HAND_SIZES: dict[str, int] = {"fc": 64, "2.0": 32, "1.0": 8}
+"""The hand schedules' neighbourhood sizes (MNIST): fc 64 swaps, the default conv sizes."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """Where one schedule's search from one start stood when it crossed a cost mark."""
+
+    schedule: str
+    seed: int
+    mark: float
+    cost: float
+    held_out: float
+    steps: int
+
+
+class _Marks(BaseCallback):
+    def __init__(self, schedule: str, seed: int, marks: Sequence[float]) -> None:
+        super().__init__()
+        self.schedule, self.seed = schedule, seed
+        self.marks = sorted(float(m) for m in marks)
+        self.points: list[Point] = []
+
+    def _on_step(self, info: StepInfo) -> bool:
+        assert self.agent is not None
+        cost = float(self.agent.cost)
+        while self.marks and cost >= self.marks[0]:
+            mark = self.marks.pop(0)
+            self.points.append(
+                Point(self.schedule, self.seed, mark, cost, info.val_accuracy, info.step)
+            )
+        return True
+
+
+def hand_schedule(name: str) -> SENSE:
+    """``fc`` or ``adaptive`` (SENSE, loss criterion) with :data:`HAND_SIZES`."""
+    return SENSE(neighborhood_size=dict(HAND_SIZES), schedule=name, criterion="loss")  # type: ignore[arg-type]
+
+
+def curves(
+    seeds: Sequence[int],
+    marks: Sequence[float],
+    schedules: Sequence[str] = ("fc", "adaptive"),
+    scoring: Mapping[str, int | str] | None = None,
+    log: str | os.PathLike[str] | None = None,
+) -> list[Point]:
+    """Run every schedule from every seed's random start to the last mark.
+
+    Args:
+        seeds: Start seeds (the env is reset with the seed; the agent's generator is
+            ``(seed, 1)``, as ``aann search`` seeds it).
+        marks: Cost marks to record the held-out accuracy at.
+        schedules: SENSE schedules to run.
+        scoring: The env's scoring arguments (default :data:`PROXY`).
+        log: Append each point to this CSV as a run ends.
+    """
+    env = gym.make("AANN-MNIST-v0", max_episode_steps=-1, **dict(scoring or PROXY))
+    points: list[Point] = []
+    for seed in seeds:
+        for name in schedules:
+            agent = hand_schedule(name)
+            agent.rng = np.random.default_rng((seed, 1))
+            env.reset(seed=seed)
+            recorder = _Marks(name, seed, marks)
+            agent.run(env, Budget(cost=max(marks)), recorder)
+            points += recorder.points
+            if log is not None:
+                _append(Path(log), recorder.points)
+    env.close()
+    return points
+
+
+COLUMNS = tuple(f.name for f in fields(Point))
+
+
+def _append(path: Path, points: Sequence[Point]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as fh:
+        writer = csv.writer(fh)
+        if new:
+            writer.writerow(COLUMNS)
+        writer.writerows(astuple(p) for p in points)
+
+
+def read(path: str | os.PathLike[str]) -> list[Point]:
+    """Points written by :func:`curves`.
+
+    Raises:
+        ValueError: The file is not such a CSV.
+    """
+    with Path(path).open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or tuple(rows[0]) != COLUMNS:
+        raise ValueError(f"{path} is not a proxy-curve CSV (columns {COLUMNS})")
+    return [
+        Point(r[0], int(r[1]), float(r[2]), float(r[3]), float(r[4]), int(r[5])) for r in rows[1:]
+    ]
+
+
+def table(points: Sequence[Point]) -> str:
+    """Markdown: mean held-out accuracy per schedule (columns) at each cost mark (rows)."""
+    names = list(dict.fromkeys(p.schedule for p in points))
+    lines = [
+        "| cost | " + " | ".join(names) + " | starts |",
+        "|---:|" + "---:|" * (len(names) + 1),
+    ]
+    for mark in sorted({p.mark for p in points}):
+        cells = []
+        for name in names:
+            at = [p.held_out for p in points if p.mark == mark and p.schedule == name]
+            cells.append(f"{np.mean(at):.2%}" if at else "")
+        starts = len({p.seed for p in points if p.mark == mark})
+        lines.append(f"| {mark:,.0f} | " + " | ".join(cells) + f" | {starts} |")
+    return "\n".join(lines)
+
+
+__all__ = ["HAND_SIZES", "PROXY", "Point", "curves", "hand_schedule", "read", "table"]
