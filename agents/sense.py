@@ -12,6 +12,7 @@ env's ``"layer"`` action takes too. Layer schedules from the paper:
 | ``"random-block"`` | Fig. 8 | a random layer for ``block`` neighbourhoods (3 in the paper), then another |
 | ``"uniform"`` | - | a random layer per neighbourhood (``layer_weights`` sets the odds) |
 | ``"adaptive"`` | - | the layer whose recent neighbourhoods gained the most accuracy per unit of scoring cost (epsilon-greedy) |
+| ``"handoff"`` | - | the last layer until its gain per unit of cost falls below ``handoff_rate``, then ``"adaptive"`` |
 
 The adaptive schedule keeps, per layer, an exponential average of the gain per neighbourhood
 (in the criterion's units: accuracy, or loss decrease) divided by its nominal cost, ``K * layer_costs[layer]``. The costs are fixed
@@ -35,9 +36,11 @@ from aann_env.envs.schedule import LAYER_COSTS
 from aann_env.envs.selection import AcceptRule, Criterion, check_rules
 from agents.base import SearchAgent
 
-Schedule = Literal["alternate", "fc", "random-block", "uniform", "adaptive"]
+Schedule = Literal["alternate", "fc", "random-block", "uniform", "adaptive", "handoff"]
 
-SCHEDULES = ("alternate", "fc", "random-block", "uniform", "adaptive")
+SCHEDULES = ("alternate", "fc", "random-block", "uniform", "adaptive", "handoff")
+LEARNING = ("adaptive", "handoff")
+"""The schedules that learn each layer's gain per cost."""
 
 TASK_NEIGHBORHOODS: dict[str, dict[str, int]] = {
     "mnist": {"fc": 256, "2.0": 32, "1.0": 8},
@@ -71,6 +74,9 @@ class SENSE(SearchAgent):
         explore: ``"adaptive"``: how an exploring step draws its layer: ``"cost"`` (odds inversely
             proportional to the neighbourhood's cost) or ``"uniform"``.
         memory: ``"adaptive"``: weight of the newest gain in the running averages.
+        handoff_rate: ``"handoff"``: the last layer's running gain per unit of cost (criterion
+            units) below which the schedule hands over to ``"adaptive"`` (tuned on training
+            seeds: ``aann rl proxy``).
         accept: Commit the best neighbour if it is ``"no_worse"`` than the current network by the
             criterion, only if ``"better"``, or ``"always"``.
         seed: Seed of the agent's generator (layer draws).
@@ -90,9 +96,14 @@ class SENSE(SearchAgent):
         epsilon: float = 0.1,
         memory: float = 0.2,
         explore: Literal["cost", "uniform"] = "cost",
+        handoff_rate: float = 3e-6,
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
+        if not handoff_rate >= 0.0:
+            raise ValueError(f"handoff_rate must be >= 0, got {handoff_rate}")
+        self.handoff_rate = float(handoff_rate)
+        self._handed_off = False  # handoff: the last layer's phase is over
         if explore not in ("cost", "uniform"):
             raise ValueError(f"explore must be 'cost' or 'uniform', got {explore!r}")
         self.explore = explore
@@ -130,9 +141,14 @@ class SENSE(SearchAgent):
             return n_layers - 1
         if self.schedule == "alternate":
             return (t // self.block) % n_layers
-        if self.schedule == "adaptive":
+        if self.schedule in LEARNING:
             if self._gain_rate is None:
                 self._gain_rate = [None] * n_layers
+            if self.schedule == "handoff" and not self._handed_off:
+                rate = self._gain_rate[-1]
+                if rate is None or rate >= self.handoff_rate:
+                    return n_layers - 1
+                self._handed_off = True
             untried = [i for i, g in enumerate(self._gain_rate) if g is None]
             explore = self.rng.random() < self.epsilon  # drawn every step: a fixed stream
             if untried:
@@ -176,7 +192,7 @@ class SENSE(SearchAgent):
         names, task = u.network.layer_names, u.task.name
         costs = (  # only the adaptive schedule explores (and may visit every layer)
             [self._size(n, task) * self.layer_costs.get(n, 1.0) for n in names]
-            if self.schedule == "adaptive"
+            if self.schedule in LEARNING
             else None
         )
         layer = self._layer_for_step(u.n_layers, costs)
@@ -186,7 +202,7 @@ class SENSE(SearchAgent):
         step = u.search.sense_step(
             layer, self._size(name, task), self.criterion, self.accept, commit=env.step
         )
-        if self.schedule == "adaptive":  # gain in the criterion's own units
+        if self.schedule in LEARNING:  # gain in the criterion's own units
             self._learn(layer, name, step.evals, step.before, u.accuracy, u.loss)
         return name, step.evals, step.accepted
 
@@ -212,9 +228,11 @@ class SENSE(SearchAgent):
         state = super().state_dict()
         state["block_layer"] = self._block_layer
         state["gain_rate"] = self._gain_rate
+        state["handed_off"] = self._handed_off
         return state
 
     def load_state_dict(self, state: dict[str, Any], best_network: Any) -> None:
         super().load_state_dict(state, best_network)
         self._block_layer = state.get("block_layer")
         self._gain_rate = state.get("gain_rate")
+        self._handed_off = bool(state.get("handed_off", False))

@@ -32,6 +32,7 @@ AGENT_OPTIONS = {
         "criterion",
         "accept",
         "explore",
+        "handoff_rate",
     ),
     "random": ("batch", "layer_weights"),
     "annealing": ("t_start", "t_end", "energy", "batch", "layer_weights"),
@@ -261,7 +262,15 @@ def _add_agent_options(p: argparse.ArgumentParser) -> None:
         choices=SCHEDULES,
         default=None,
         help="layer schedule (default adaptive): alternate = Fig. 6, fc = Fig. 7, "
-        "random-block = Fig. 8, uniform, adaptive (most accuracy gained per unit of cost)",
+        "random-block = Fig. 8, uniform, adaptive (most accuracy gained per unit of cost), "
+        "handoff (fc until its gain per cost falls below --handoff-rate, then adaptive)",
+    )
+    g.add_argument(
+        "--handoff-rate",
+        type=float,
+        default=None,
+        metavar="R",
+        help="handoff schedule: fc's gain per unit of cost to hand over at (default 3e-6)",
     )
     g.add_argument(
         "--block",
@@ -285,9 +294,13 @@ def _add_agent_options(p: argparse.ArgumentParser) -> None:
         "--explore",
         choices=["cost", "uniform"],
         default=None,
-        help="adaptive schedule: how an exploring step draws its layer, with odds inversely "
+        help="adaptive and handoff schedules: how an exploring step draws its layer, with odds inversely "
         "proportional to the neighbourhood's cost (default) or uniformly (before issue 14)",
     )
+    _add_rl_options(p)
+
+
+def _add_rl_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("rl (a trained schedule policy)")
     g.add_argument(
         "--policy",

@@ -69,8 +69,17 @@ class _Marks(BaseCallback):
 
 
 def hand_schedule(name: str) -> SENSE:
-    """``fc`` or ``adaptive`` (SENSE, loss criterion) with :data:`HAND_SIZES`."""
-    return SENSE(neighborhood_size=dict(HAND_SIZES), schedule=name, criterion="loss")  # type: ignore[arg-type]
+    """A SENSE schedule (loss criterion, :data:`HAND_SIZES`) by name: ``fc``, ``adaptive``, or
+    ``handoff:R`` (hand over from fc at gain rate ``R``).
+
+    Raises:
+        ValueError: Not such a name.
+    """
+    schedule, _, rate = name.partition(":")
+    if (schedule == "handoff") != bool(rate):
+        raise ValueError(f"a hand schedule is fc, adaptive or handoff:RATE, got {name!r}")
+    kwargs = {"handoff_rate": float(rate)} if rate else {}
+    return SENSE(neighborhood_size=dict(HAND_SIZES), schedule=schedule, criterion="loss", **kwargs)  # type: ignore[arg-type]
 
 
 def curves(

@@ -196,3 +196,34 @@ def test_the_registry_loads_an_agent_by_name_only_when_asked():
     assert isinstance(make_agent("sense", neighborhood_size=8), SENSE)
     with pytest.raises(ValueError, match="unknown agent 'hillclimb'"):
         agent_class("hillclimb")
+
+
+def test_handoff_searches_fc_until_its_gain_rate_drops_then_adapts():
+    env = _env()
+
+    class Layers(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.layers = []
+
+        def _on_step(self, info):
+            self.layers.append(info.layer)
+            return True
+
+    sizes = {"1.0": 2, "2.0": 4, "fc": 16}
+    never = SENSE(neighborhood_size=sizes, schedule="handoff", handoff_rate=0.0, seed=2)
+    seen = Layers()
+    never.run(env, Budget(evals=320), callback=seen)
+    assert set(seen.layers) == {"fc"}  # a rate never falls below 0 under no_worse
+    env = _env()
+    at_once = SENSE(neighborhood_size=sizes, schedule="handoff", handoff_rate=1.0, seed=2)
+    seen = Layers()
+    at_once.run(env, Budget(evals=400), callback=seen)
+    assert seen.layers[:3] == ["fc", "1.0", "2.0"]  # one fc step, then adaptive tries the rest
+    state = at_once.state_dict()
+    assert state["handed_off"] is True
+    again = SENSE(neighborhood_size=sizes, schedule="handoff", handoff_rate=1.0)
+    again.load_state_dict(state, at_once.best_network)
+    assert again._handed_off and again._gain_rate == at_once._gain_rate
+    with pytest.raises(ValueError, match="handoff_rate"):
+        SENSE(schedule="handoff", handoff_rate=-1.0)
