@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.cli.args import fail, positive_float, positive_int, sparsity
+from agents.cli.rl_proxy import add_proxy_parser
 from agents.rl.config import ALGOS, FORMULATIONS, HELD_OUT_SEEDS, RLConfig
 
 OPTIONS = (
@@ -99,6 +100,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=run)
     _add_eval_parser(sub)
+    add_proxy_parser(sub)
     return p
 
 

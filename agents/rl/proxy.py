@@ -97,12 +97,21 @@ def curves(
         marks: Cost marks to record the held-out accuracy at.
         schedules: SENSE schedules to run.
         scoring: The env's scoring arguments (default :data:`PROXY`).
-        log: Append each point to this CSV as a run ends.
+        log: Append each point to this CSV as a run ends; the runs it already holds (every
+            mark of that schedule and seed) are read back, not run again, so an interrupted
+            check resumes.
     """
+    for name in schedules:  # a bad name fails before any search runs
+        hand_schedule(name)
+    done = read(log) if log is not None and Path(log).exists() else []
     env = gym.make("AANN-MNIST-v0", max_episode_steps=-1, **dict(scoring or PROXY))
     points: list[Point] = []
     for seed in seeds:
         for name in schedules:
+            kept = [p for p in done if (p.schedule, p.seed) == (name, seed) and p.mark in marks]
+            if len({p.mark for p in kept}) == len(set(marks)):
+                points += kept
+                continue
             agent = hand_schedule(name)
             agent.rng = np.random.default_rng((seed, 1))
             env.reset(seed=seed)
