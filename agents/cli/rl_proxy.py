@@ -26,6 +26,12 @@ def add_proxy_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--step", type=positive_float, default=62_500.0, help="cost between marks")
     p.add_argument("--marks", type=positive_int, default=20, help="number of marks (default 20)")
     p.add_argument("--out", required=True, help="results CSV (and OUT.md, the table)")
+    p.add_argument(
+        "--snapshots",
+        default=None,
+        metavar="DIR",
+        help="save a snapshot at every mark here: starts of late-phase training episodes",
+    )
     p.set_defaults(func=run_proxy)
 
 
@@ -40,7 +46,7 @@ def run_proxy(args: argparse.Namespace) -> int:
     marks = [args.step * i for i in range(1, args.marks + 1)]
     out = Path(args.out).with_suffix(".csv")
     try:
-        points = proxy.curves(seeds, marks, schedules, log=out)
+        points = proxy.curves(seeds, marks, schedules, log=out, snapshots=args.snapshots)
     except ValueError as exc:
         return fail("rl proxy", str(exc))
     text = proxy.table(points)

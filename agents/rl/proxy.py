@@ -12,14 +12,16 @@ crossed; :func:`table` prints it (``aann rl proxy``).
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import asdict, astuple, dataclass, fields
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
+from aann_env.atomic import atomic_write
 from agents.base import BaseCallback
 from agents.budget import Budget, StepInfo
 from agents.sense import SENSE
@@ -51,10 +53,13 @@ class Point:
 
 
 class _Marks(BaseCallback):
-    def __init__(self, schedule: str, seed: int, marks: Sequence[float]) -> None:
+    def __init__(
+        self, schedule: str, seed: int, marks: Sequence[float], snapshots: Path | None
+    ) -> None:
         super().__init__()
         self.schedule, self.seed = schedule, seed
         self.marks = sorted(float(m) for m in marks)
+        self.snapshots = snapshots
         self.points: list[Point] = []
 
     def _on_step(self, info: StepInfo) -> bool:
@@ -62,10 +67,22 @@ class _Marks(BaseCallback):
         cost = float(self.agent.cost)
         while self.marks and cost >= self.marks[0]:
             mark = self.marks.pop(0)
-            self.points.append(
-                Point(self.schedule, self.seed, mark, cost, info.val_accuracy, info.step)
-            )
+            point = Point(self.schedule, self.seed, mark, cost, info.val_accuracy, info.step)
+            self.points.append(point)
+            if self.snapshots is not None:
+                self._snapshot(point)
         return True
+
+    def _snapshot(self, point: Point) -> None:
+        """Save the network and where the search stood: a start for a late-phase episode."""
+        assert self.env is not None and self.snapshots is not None
+        u = self.env.unwrapped
+        stem = f"{point.schedule.replace(':', '_')}-{point.seed}-{int(point.mark)}"
+        u.network.save(self.snapshots / f"{stem}.npz")
+        meta = {**asdict(point), "scoring": u.scoring_state(), "network": f"{stem}.npz"}
+        atomic_write(
+            self.snapshots / f"{stem}.json", lambda fh: fh.write(json.dumps(meta).encode())
+        )
 
 
 def hand_schedule(name: str) -> SENSE:
@@ -88,6 +105,7 @@ def curves(
     schedules: Sequence[str] = ("fc", "adaptive"),
     scoring: Mapping[str, int | str] | None = None,
     log: str | os.PathLike[str] | None = None,
+    snapshots: str | os.PathLike[str] | None = None,
 ) -> list[Point]:
     """Run every schedule from every seed's random start to the last mark.
 
@@ -100,7 +118,12 @@ def curves(
         log: Append each point to this CSV as a run ends; the runs it already holds (every
             mark of that schedule and seed) are read back, not run again, so an interrupted
             check resumes.
+        snapshots: Save a snapshot (network and JSON: cost spent, scoring rotation, held-out
+            accuracy) at every mark in this folder (:mod:`agents.rl.starts` reads them).
     """
+    folder = None if snapshots is None else Path(snapshots)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
     for name in schedules:  # a bad name fails before any search runs
         hand_schedule(name)
     done = read(log) if log is not None and Path(log).exists() else []
@@ -115,7 +138,7 @@ def curves(
             agent = hand_schedule(name)
             agent.rng = np.random.default_rng((seed, 1))
             env.reset(seed=seed)
-            recorder = _Marks(name, seed, marks)
+            recorder = _Marks(name, seed, marks, folder)
             agent.run(env, Budget(cost=max(marks)), recorder)
             points += recorder.points
             if log is not None:
