@@ -228,7 +228,8 @@ class SENSE(SearchAgent):
         state = super().state_dict()
         state["block_layer"] = self._block_layer
         state["gain_rate"] = self._gain_rate
-        state["handed_off"] = self._handed_off
+        if self.schedule == "handoff":  # the other schedules' states stay as they were
+            state["handed_off"] = self._handed_off
         return state
 
     def load_state_dict(self, state: dict[str, Any], best_network: Any) -> None:

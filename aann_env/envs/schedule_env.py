@@ -31,7 +31,7 @@ class ScheduleEnv(AANNEnv):
     `size_table[l, a % n_sizes]` swaps (the layer's sizes from `neighborhood_sizes`). An action
     outside the space raises `ValueError`. A SENSE step of `K` swaps in layer `l` costs
     `K * layer_costs[l]` (a conv `1.0` neighbour costs 1,200 fc ones); `info["cost"]` is the
-    action's, `info["spent"]` the episode's. An action is one scoring round.
+    action's, `info["spent"]` the episode's. An action is one scoring round (v1; see below for v2).
 
     ## Observation Space
 
@@ -51,7 +51,9 @@ class ScheduleEnv(AANNEnv):
     `Box(-1, 1, (3 * n_layers + 5,), float32)` of `aann_env.envs.schedule_v2`: per layer its
     recent held-out gain per cost, the decisions since it was chosen and the share of its last
     decision's steps that committed; the held-out accuracy, the decisions since it last improved,
-    the held-out-minus-scoring loss gap, the budget spent and the cost remaining.
+    the held-out-minus-scoring loss gap, the budget spent and the cost remaining. With v2 every
+    SENSE step of an action is a scoring round (so `rotate_every` counts SENSE steps, as
+    `aann search` and the rl agent count them); with v1 an action is one round.
 
     ## Rewards
 
@@ -208,8 +210,9 @@ class ScheduleEnv(AANNEnv):
         decision = schedule.Decision(layer, k, start=self._spent)
         self._held_before = self.val_accuracy
         commits = steps = 0
-        while True:
-            step = self.search.sense_step(layer, k, self.criterion, self.accept, new_round=False)
+        while True:  # v2: every SENSE step after the first is a scoring round of its own
+            later = steps > 0 and self.observation_version == 2
+            step = self.search.sense_step(layer, k, self.criterion, self.accept, new_round=later)
             commits, steps = commits + step.accepted, steps + 1
             if decision.add(step.cost, share, self.budget):
                 break

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -101,6 +102,26 @@ class Progress:
         """Note the held-out accuracy after the latest decision."""
         if accuracy > self.best:
             self.best, self.best_decision = accuracy, self.decisions
+
+    def state(self) -> dict[str, Any]:
+        """JSON-able (the rl agent's checkpoints)."""
+        return {
+            "decisions": self.decisions,
+            "best": self.best,
+            "best_decision": self.best_decision,
+            "layers": [
+                [list(r.gains), list(r.costs), r.last_decision, r.commit_share] for r in self.layers
+            ],
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Put back what :meth:`state` returned."""
+        self.decisions = int(state["decisions"])
+        self.best, self.best_decision = float(state["best"]), int(state["best_decision"])
+        self.layers = [
+            LayerRecord(deque(g, maxlen=RECENT), deque(c, maxlen=RECENT), last, share)
+            for g, c, last, share in state["layers"]
+        ]
 
     def observation(
         self, held_out: float, gap: float, fraction: float, remaining: float | None

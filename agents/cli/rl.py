@@ -40,6 +40,14 @@ OPTIONS = (
     "ent_coef",
     "checkpoint_steps",
     "eval_every",
+    "score_on",
+    "rotate_every",
+    "selection_size",
+    "observation_version",
+    "budget_end",
+    "gamma",
+    "snapshots",
+    "reference",
 )
 """The flags that set :class:`~agents.rl.config.RLConfig` fields (default None: its default)."""
 
@@ -68,7 +76,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     t.add_argument("--task", choices=["mnist", "car"], default=None, help="default mnist")
     t.add_argument("--sparsity", type=sparsity, default=None, help="random starts (default 0.8)")
     t.add_argument("--eval-size", type=positive_int, default=None, help="training images (1000)")
-    t.add_argument("--reward", choices=["loss", "accuracy"], default=None, help="default loss")
+    t.add_argument(
+        "--reward",
+        choices=["loss", "accuracy", "held_out", "reference"],
+        default=None,
+        help="default loss; held_out: the change of held-out accuracy; reference: that against "
+        "the hand schedules' curve (needs --snapshots and --reference)",
+    )
     t.add_argument("--criterion", choices=["loss", "accuracy"], default=None, help="default loss")
     t.add_argument(
         "--budget",
@@ -96,12 +110,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     t.add_argument("--ent-coef", type=float, default=None, help="PPO/A2C entropy bonus (0.01)")
     t.add_argument("--checkpoint-steps", type=positive_int, default=None, help="default 2000")
     t.add_argument("--eval-every", type=positive_int, default=None, help="default 5000")
+    _add_proxy_options(t)
     t.add_argument("--device", default="cpu", help="torch device of the policy (default cpu)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=run)
     _add_eval_parser(sub)
     add_proxy_parser(sub)
     return p
+
+
+def _add_proxy_options(t: argparse.ArgumentParser) -> None:
+    g = t.add_argument_group("the training proxy (issue 26; the defaults are the v1 policy's)")
+    g.add_argument("--score-on", choices=["valid", "train"], default=None, help="default valid")
+    g.add_argument("--rotate-every", type=positive_int, default=None, help="SENSE steps a batch")
+    g.add_argument("--selection-size", type=positive_int, default=None, help="held-out images")
+    g.add_argument("--observation-version", type=int, choices=[1, 2], default=None)
+    g.add_argument("--budget-end", choices=["truncated", "terminated"], default=None)
+    g.add_argument("--gamma", type=positive_float, default=None, help="discount (0.99)")
+    g.add_argument("--snapshots", default=None, help="episode starts (aann rl proxy --snapshots)")
+    g.add_argument("--reference", default=None, help="the proxy CSV of the reference curves")
 
 
 def _add_eval_parser(sub: argparse._SubParsersAction) -> None:

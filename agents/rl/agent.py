@@ -22,8 +22,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from aann_env.envs import schedule
+from aann_env.envs import schedule, schedule_v2
 from aann_env.envs.observations import StepHistory, reward_of
+from aann_env.envs.schedule_v2 import Progress
 from agents.base import SearchAgent
 from agents.rl.policy import Policy, load_policy
 
@@ -52,6 +53,9 @@ class RLSchedule(SearchAgent):
         self.criterion = cfg.criterion
         self.reward_mode = cfg.reward
         self.decisions = cfg.decisions
+        self.version = int(getattr(cfg, "observation_version", 1))
+        self._progress: Progress | None = None  # observation v2's bookkeeping
+        self._counts = [0, 0]  # v2: commits and SENSE steps of the open decision
         self._history: StepHistory | None = None  # the schedule env's, built at the first step
         self._decision: schedule.Decision | None = None
         self._tables: tuple[np.ndarray, np.ndarray] | None = None  # sizes and costs per layer
@@ -66,7 +70,11 @@ class RLSchedule(SearchAgent):
         table = schedule.size_table(arch, self.policy.config.neighborhood_sizes)
         if self._history is None or not self._history.layer_rewards:  # new, or resumed early
             self._history = StepHistory(u.n_layers)
-        expected = schedule.observation_space(u.n_layers).shape
+        if self._progress is None:
+            self._progress = Progress(u.n_layers)
+            self._progress.reset(u.val_accuracy)
+        space = schedule.observation_space if self.version == 1 else schedule_v2.observation_space
+        expected = space(u.n_layers).shape
         if self.policy.model.observation_space.shape != expected:
             raise ValueError(
                 f"{self.policy.path} observes {self.policy.model.observation_space.shape}, but "
@@ -87,12 +95,19 @@ class RLSchedule(SearchAgent):
     def _decide(self, env: gym.Env, table: np.ndarray) -> schedule.Decision:
         u = env.unwrapped
         budget = self._budget_cost()
-        assert self._history is not None
-        obs = schedule.observation(
-            u.network, u.accuracy, u.loss, self.cost / budget, budget, self._history
-        )
+        assert self._history is not None and self._progress is not None
+        if self.version == 2:
+            gap = u.val_loss - u.loss
+            obs = self._progress.observation(
+                u.val_accuracy, gap, self.cost / budget, budget - self.cost
+            )
+        else:
+            obs = schedule.observation(
+                u.network, u.accuracy, u.loss, self.cost / budget, budget, self._history
+            )
         layer, size = schedule.decode(self.policy.act(obs), table.shape[1])
-        return schedule.Decision(layer, int(table[layer, size]), self.cost, [u.accuracy, u.loss])
+        before = [u.accuracy, u.loss, u.val_accuracy]
+        return schedule.Decision(layer, int(table[layer, size]), self.cost, before)
 
     def _search_step(self, env: gym.Env) -> tuple[str, int, bool]:
         u = env.unwrapped
@@ -102,6 +117,7 @@ class RLSchedule(SearchAgent):
         d = self._decision
         # The core draws, scores and selects; the commit goes through env.step (wrappers see it).
         step = u.search.sense_step(d.layer, d.k, self.criterion, "no_worse", commit=env.step)
+        self._counts = [self._counts[0] + step.accepted, self._counts[1] + 1]
         budget = self._budget_cost()
         if d.add(d.k * float(costs[d.layer]), budget / self.decisions, budget):
             self._close_decision(env)
@@ -113,6 +129,11 @@ class RLSchedule(SearchAgent):
         assert d is not None and self._history is not None
         reward = reward_of(self.reward_mode, (d.before[0], d.before[1]), u.accuracy, u.loss)
         self._history.record(d.layer, reward, float(d.spent))
+        assert self._progress is not None
+        gain = u.val_accuracy - d.before[2]
+        self._progress.record(d.layer, gain, float(d.spent), *self._counts)
+        self._progress.held_out(u.val_accuracy)
+        self._counts = [0, 0]
         self._decision = None
 
     def state_dict(self) -> dict[str, Any]:
@@ -125,6 +146,8 @@ class RLSchedule(SearchAgent):
         )
         state.update(history)
         state["decision"] = None if self._decision is None else self._decision.to_dict()
+        if self.version == 2 and self._progress is not None:  # v1 checkpoints stay as they were
+            state["progress"] = {**self._progress.state(), "counts": list(self._counts)}
         return state
 
     def load_state_dict(self, state: dict[str, Any], best_network: Any) -> None:
@@ -135,3 +158,7 @@ class RLSchedule(SearchAgent):
         self._history.load(state)
         decision = state["decision"]
         self._decision = None if decision is None else schedule.Decision.from_dict(decision)
+        if "progress" in state:
+            self._progress = Progress(len(state["layer_rewards"]))
+            self._progress.load(state["progress"])
+            self._counts = [int(c) for c in state["progress"]["counts"]]

@@ -60,6 +60,25 @@ class RLConfig:
     """``"loss"`` (dense: the decrease of validation loss) or ``"accuracy"``."""
     criterion: str = "loss"
     """How a SENSE step ranks its neighbours: ``"loss"`` or ``"accuracy"`` (see the env)."""
+    score_on: str = "valid"
+    """The split the training envs score on: ``"valid"`` (a fixed subset, the v1 policy's) or
+    ``"train"`` (the proxy of :mod:`agents.rl.proxy`: rotating batches, held-out rewards)."""
+    rotate_every: int | None = None
+    """Move the scoring images to the next batch every this many SENSE steps (None: fixed)."""
+    selection_size: int | None = 10_000
+    """``score_on="train"``: the held-out validation images (``reward="held_out"``)."""
+    observation_version: int = 1
+    """``"schedule"``: the env's observation, 1 (the v1 policy's) or 2."""
+    budget_end: str = "truncated"
+    """``"schedule"``: what a spent budget sets; ``"terminated"`` keeps SB3 from bootstrapping
+    the value where the search really ends."""
+    gamma: float = 0.99
+    """Discount (1.0 over budget-normalised episodes for ``reward="reference"``)."""
+    snapshots: str | None = None
+    """``"schedule"``: a folder of proxy snapshots (``aann rl proxy --snapshots``): episodes
+    start from them, with ``budget`` as the long search's budget (:mod:`agents.rl.starts`)."""
+    reference: str | None = None
+    """``reward="reference"``: the proxy CSV whose hand-schedule curves are the references."""
     budget: tuple[float, ...] = (250_000.0, 1_250_000.0)
     """``"schedule"``: evaluation cost of an episode (see :mod:`aann_env.envs.schedule`), or a
     ``(low, high)`` range each episode draws its budget from log-uniformly."""
@@ -129,8 +148,15 @@ class RLConfig:
         check_budget(self.budget if len(self.budget) == 2 else self.budget[0])
         if self.criterion not in ("accuracy", "loss"):
             raise ValueError(f"criterion must be 'accuracy' or 'loss', got {self.criterion!r}")
-        if self.reward not in ("accuracy", "loss"):
-            raise ValueError(f"reward must be 'accuracy' or 'loss', got {self.reward!r}")
+        rewards = ("accuracy", "loss", "held_out", "reference")
+        if self.reward not in rewards:
+            raise ValueError(f"reward must be one of {rewards}, got {self.reward!r}")
+        if self.reward == "reference" and (self.snapshots is None or self.reference is None):
+            raise ValueError("reward='reference' needs snapshots and a reference (proxy CSV)")
+        if self.snapshots is not None and (self.formulation != "schedule" or len(self.budget) > 1):
+            raise ValueError("snapshot starts need the schedule formulation and one budget")
+        if not 0.0 < self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
         arch = get_task(self.task).arch
         layer_choice(arch, self.proposal_layer)  # raises for unknown layers
         size_table(arch, self.neighborhood_sizes)  # raises for bad sizes
@@ -167,6 +193,9 @@ def env_kwargs(cfg: RLConfig) -> dict[str, Any]:
         "eval_size": cfg.eval_size,
         "reward": cfg.reward,
         "criterion": cfg.criterion,
+        "score_on": cfg.score_on,
+        "rotate_every": cfg.rotate_every,
+        "selection_size": cfg.selection_size,
         "test_at_episode_end": False,  # a test pass per episode would cost more than the episode
     }
     if cfg.formulation == "schedule":
@@ -176,6 +205,8 @@ def env_kwargs(cfg: RLConfig) -> dict[str, Any]:
             "neighborhood_sizes": cfg.neighborhood_sizes,
             "max_episode_steps": -1,  # the budget ends an episode
         }
+        if cfg.observation_version != 1 or cfg.budget_end != "truncated":  # v1 envs as before
+            kwargs |= {"observation_version": cfg.observation_version, "budget_end": cfg.budget_end}
     else:
         kwargs |= {
             "n_candidates": cfg.n_candidates,
@@ -185,12 +216,24 @@ def env_kwargs(cfg: RLConfig) -> dict[str, Any]:
     return kwargs
 
 
-def make_env(cfg: RLConfig, rank: int) -> gym.Env:
+def make_env(cfg: RLConfig, rank: int, starts: bool = True) -> gym.Env:
     """Training env ``rank`` of ``cfg`` (its seed is ``cfg.seed + rank``, set by the VecEnv),
-    wrapped in SB3's ``Monitor`` so that the log has episode returns (``rollout/ep_rew_mean``)."""
+    wrapped in SB3's ``Monitor`` so that the log has episode returns (``rollout/ep_rew_mean``).
+    With ``starts=False`` (held-out evaluation) episodes start fresh, not from snapshots, and a
+    reference reward is replaced by the held-out one."""
     from stable_baselines3.common.monitor import Monitor
 
-    return Monitor(gym.make(ENV_IDS[cfg.task], **env_kwargs(cfg)))
+    kwargs = env_kwargs(cfg)
+    if cfg.snapshots is None or not starts:
+        if kwargs["reward"] == "reference":
+            kwargs["reward"] = "held_out"
+        return Monitor(gym.make(ENV_IDS[cfg.task], **kwargs))
+    from agents.rl.proxy import read
+    from agents.rl.starts import SnapshotStarts, load_snapshots
+
+    env = gym.make(ENV_IDS[cfg.task], **kwargs)
+    points = None if cfg.reference is None else read(cfg.reference)
+    return Monitor(SnapshotStarts(env, load_snapshots(cfg.snapshots), cfg.budget[0], points))
 
 
 def env_factory(cfg: RLConfig, rank: int) -> Callable[[], gym.Env]:

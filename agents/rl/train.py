@@ -95,7 +95,7 @@ class _HeldOutEval(BaseCallback):
         self._next = 0
 
     def _on_training_start(self) -> None:
-        self._env = make_env(self.cfg, 0)
+        self._env = make_env(self.cfg, 0, starts=False)
         self._next = self.num_timesteps + self.cfg.eval_every
 
     def _on_step(self) -> bool:
@@ -180,7 +180,7 @@ class RLTraining:
             path = self.directory.load_checkpoint(check_model_file)
             if path is not None:
                 return algo.load(path, env=venv, device=cfg.device)
-        kwargs: dict[str, Any] = {"learning_rate": cfg.learning_rate}
+        kwargs: dict[str, Any] = {"learning_rate": cfg.learning_rate, "gamma": cfg.gamma}
         if cfg.algo in ("ppo", "a2c"):
             kwargs |= {"n_steps": cfg.n_steps, "ent_coef": cfg.ent_coef}
         if cfg.algo == "ppo":

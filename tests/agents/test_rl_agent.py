@@ -137,14 +137,14 @@ def test_rl_eval_runs_every_contender_at_equal_cost(policy_file: Path, tmp_path:
     args = ["rl", "eval", str(policy_file), "--seeds", "900000", "--budget", "300,500"]
     assert main([*args, "--eval-size", "100", "--out", str(out)]) == 0
     results = read_csv(out)
-    names = ["policy", "alternate", "fc", "random-block", "uniform", "adaptive"]
+    names = ["policy", "alternate", "fc", "random-block", "uniform", "adaptive", "handoff"]
     assert [r.name for r in results] == names * 2
     for r in results:
         assert r.budget <= r.cost < r.budget + 32 * 1200  # ends at the first step past it
     assert out.with_suffix(".md").is_file() and out.with_suffix(".png").is_file()
     merged = tmp_path / "merged.csv"
     assert main(["rl", "eval", "--results", str(out), str(out), "--out", str(merged)]) == 0
-    assert len(read_csv(merged)) == 24
+    assert len(read_csv(merged)) == 28
     assert main([*args, "--out", str(out)]) == 2  # an existing results file is not appended to
     assert main(["rl", "eval", "--budget", "100", "--contenders", "fc,greedy"]) == 2
 
