@@ -137,7 +137,7 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
         help="compare a schedule policy with SENSE's schedules at an equal evaluation-cost budget",
         description="Run a trained schedule policy (a policy.zip with its provenance, or "
         "'shipped') and the SENSE agent with each schedule it ships (fc, alternate, random-block, "
-        "uniform, adaptive; default sizes, loss criterion) from the same held-out random starts, "
+        "uniform, adaptive, handoff; default sizes, loss criterion) from the same held-out random starts, "
         "each until the same evaluation-cost budget is spent; print a table of final validation "
         "and test accuracy (mean +- std over the starts), and with --out write the results CSV, "
         "the table (.md) and a plot (.png). A policy file is a zip that Stable-Baselines3 "
@@ -155,7 +155,17 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="evaluation-cost budgets, e.g. 250000,1250000 (required unless --results)",
     )
-    e.add_argument("--eval-size", type=positive_int, default=10_000, help="validation images")
+    e.add_argument(
+        "--protocol",
+        choices=["search", "paper"],
+        default="search",
+        help="search (default): scored as aann search scores (rotating training batches), the "
+        "best network by validation, its test accuracy; paper: validation scoring, as before",
+    )
+    e.add_argument("--eval-size", type=positive_int, default=None, help="images scored (10000)")
+    e.add_argument(
+        "--selection-size", type=positive_int, default=None, help="search: validation images"
+    )
     e.add_argument("--task", choices=["mnist", "car"], default="mnist", help="default mnist")
     e.add_argument(
         "--contenders",
@@ -201,6 +211,8 @@ def run_eval(args: argparse.Namespace) -> int:
                 args.budget,
                 task=args.task,
                 eval_size=args.eval_size,
+                selection_size=args.selection_size,
+                protocol=args.protocol,
                 contenders=args.contenders,
                 log=args.out,
             )

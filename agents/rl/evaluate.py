@@ -1,6 +1,10 @@
 """A schedule policy against SENSE's schedules at an equal evaluation-cost budget (``aann rl eval``).
 
-Every contender is a search agent run the way ``aann search`` runs it, on the same held-out random
+Every contender is a search agent run the way ``aann search`` runs it (``protocol="search"``, the
+default: the scoring of :data:`agents.presets.DEFAULT`, rotating batches of the training split,
+the best network selected on validation images and its test accuracy reported; ``"paper"``:
+scoring and selection on the validation images, the final network's figures, as before issue
+26), on the same held-out random
 start (the env is reset with the start seed, the agent's generator is seeded with ``(seed, 1)``),
 until the same budget of evaluation cost is spent (:class:`agents.budget.Budget`, cost model in
 :mod:`aann_env.envs.schedule`). The contenders are the trained policy
@@ -18,6 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -25,6 +30,7 @@ import numpy as np
 from aann_env.envs.registration import TASK_ENV_IDS
 from agents.base import SearchAgent
 from agents.budget import Budget
+from agents.presets import DEFAULT
 from agents.rl.agent import RLSchedule
 from agents.sense import SCHEDULES, SENSE, TASK_NEIGHBORHOODS
 
@@ -41,6 +47,10 @@ class Result:
     steps: int
     cost: float
     wall_time: float
+    best_val_accuracy: float = float("nan")
+    """The best network's validation accuracy (the selection metric)."""
+    best_test_accuracy: float = float("nan")
+    """The best network's test accuracy (``protocol="search"``'s figure)."""
 
 
 def contender(name: str, task: str, policy: str | os.PathLike[str] | None) -> SearchAgent:
@@ -70,7 +80,39 @@ def run_one(
     agent.run(env, Budget(cost=budget))
     wall = time.perf_counter() - start
     u = env.unwrapped
-    return Result(name, seed, budget, u.accuracy, u.test_accuracy(), agent.steps, agent.cost, wall)
+    best = agent.best_network
+    best_test = u.test_accuracy(best) if best is not None else float("nan")
+    return Result(
+        name,
+        seed,
+        budget,
+        u.val_accuracy,
+        u.test_accuracy(),
+        agent.steps,
+        agent.cost,
+        wall,
+        float(agent.best_accuracy),
+        best_test,
+    )
+
+
+PROTOCOLS = ("search", "paper")
+
+
+def protocol_kwargs(
+    protocol: str, eval_size: int | None = None, selection_size: int | None = None
+) -> dict[str, Any]:
+    """The env's scoring under ``protocol`` ("search": as ``aann search``; "paper": validation
+    scoring), with the image counts overridden where given."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    keys = ("score_on", "eval_size", "rotate_every", "selection_size")
+    kwargs = {k: DEFAULT[k] for k in keys} if protocol == "search" else {"score_on": "valid"}
+    if eval_size is not None:
+        kwargs["eval_size"] = eval_size
+    if selection_size is not None and protocol == "search":
+        kwargs["selection_size"] = selection_size
+    return kwargs
 
 
 def compare(
@@ -79,10 +121,12 @@ def compare(
     budgets: Sequence[float],
     *,
     task: str = "mnist",
-    eval_size: int = 10_000,
+    eval_size: int | None = None,
     sparsity: float = 0.8,
     contenders: Sequence[str] | None = None,
     log: str | os.PathLike[str] | None = None,
+    protocol: str = "search",
+    selection_size: int | None = None,
 ) -> list[Result]:
     """Every contender from every start at every budget.
 
@@ -91,16 +135,19 @@ def compare(
         seeds: Held-out start seeds.
         budgets: Evaluation-cost budgets.
         task: Task name.
-        eval_size: Validation images the searches score on (the table's validation column).
+        eval_size: Images scored at a time (default: the protocol's).
         sparsity: Sparsity of the random starts.
         contenders: Which to run (default: the policy, if given, and every SENSE schedule).
         log: Append each result to this CSV as it comes (a long comparison loses nothing).
+        protocol: ``"search"`` or ``"paper"`` (module docstring).
+        selection_size: ``"search"``: validation images the best network is selected by.
     """
+    scoring = protocol_kwargs(protocol, eval_size, selection_size)
     names = list(contenders or ((["policy"] if policy is not None else []) + list(SCHEDULES)))
     for name in names:  # unknown names fail before any search runs
         if name != "policy" or policy is None:
             contender(name, task, policy)
-    env = gym.make(TASK_ENV_IDS[task], sparsity=sparsity, eval_size=eval_size, max_episode_steps=-1)
+    env = gym.make(TASK_ENV_IDS[task], sparsity=sparsity, max_episode_steps=-1, **scoring)
     results = []
     for budget in budgets:
         for seed in seeds:
@@ -133,9 +180,10 @@ def read_csv(path: Path) -> list[Result]:
     """
     with path.open(newline="") as fh:
         rows = list(csv.reader(fh))
-    if not rows or tuple(rows[0]) != COLUMNS:
+    old = COLUMNS[:-2]  # written before issue 26: no best-network columns
+    if not rows or tuple(rows[0]) not in (COLUMNS, old):
         raise ValueError(f"{path} is not a results CSV of aann rl eval (columns {COLUMNS})")
-    types = [f.type for f in fields(Result)]
+    types = [f.type for f in fields(Result)][: len(rows[0])]
     convert = {"str": str, "int": int, "float": float}
     return [Result(*(convert[t](v) for t, v in zip(types, row, strict=True))) for row in rows[1:]]
 
@@ -143,8 +191,9 @@ def read_csv(path: Path) -> list[Result]:
 def table(results: Sequence[Result]) -> str:
     """A Markdown table per budget: mean +- std of the final accuracies, steps and wall time."""
     lines = [
-        "| budget | contender | starts | validation | test | steps | wall time |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| budget | contender | starts | validation | test | best: validation | best: test "
+        "| steps | wall time |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for budget in sorted({r.budget for r in results}):
         at = [r for r in results if r.budget == budget]
@@ -152,10 +201,13 @@ def table(results: Sequence[Result]) -> str:
             rows = [r for r in at if r.name == name]
             val = np.array([r.val_accuracy for r in rows])
             test = np.array([r.test_accuracy for r in rows])
+            best_val = np.array([r.best_val_accuracy for r in rows])
+            best_test = np.array([r.best_test_accuracy for r in rows])
             steps = np.mean([r.steps for r in rows])
             wall = np.mean([r.wall_time for r in rows])
             lines.append(
                 f"| {budget:,.0f} | {name} | {len(rows)} | {val.mean():.2%} +- {val.std():.2%} | "
-                f"{test.mean():.2%} +- {test.std():.2%} | {steps:.0f} | {wall:.0f} s |"
+                f"{test.mean():.2%} +- {test.std():.2%} | {best_val.mean():.2%} | "
+                f"{best_test.mean():.2%} +- {best_test.std():.2%} | {steps:.0f} | {wall:.0f} s |"
             )
     return "\n".join(lines)

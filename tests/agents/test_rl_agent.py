@@ -14,8 +14,9 @@ import pytest
 import agents.rl.policy as policy_module
 from agents.budget import Budget
 from agents.cli import main
+from agents.presets import DEFAULT
 from agents.rl.agent import RLSchedule
-from agents.rl.evaluate import compare, read_csv
+from agents.rl.evaluate import compare, protocol_kwargs, read_csv
 from agents.rl.policy import PolicyError, load_policy
 
 pytestmark = pytest.mark.usefixtures("mnist_ready")
@@ -135,8 +136,9 @@ def test_the_shipped_policy_loads_and_matches_its_hash() -> None:
 def test_rl_eval_runs_every_contender_at_equal_cost(policy_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "results.csv"
     args = ["rl", "eval", str(policy_file), "--seeds", "900000", "--budget", "300,500"]
-    assert main([*args, "--eval-size", "100", "--out", str(out)]) == 0
+    assert main([*args, "--eval-size", "100", "--selection-size", "200", "--out", str(out)]) == 0
     results = read_csv(out)
+    assert all(0 < r.best_test_accuracy < 1 and r.best_val_accuracy > 0 for r in results)
     names = ["policy", "alternate", "fc", "random-block", "uniform", "adaptive", "handoff"]
     assert [r.name for r in results] == names * 2
     for r in results:
@@ -150,9 +152,15 @@ def test_rl_eval_runs_every_contender_at_equal_cost(policy_file: Path, tmp_path:
 
 
 def test_the_comparison_is_reproducible() -> None:
-    first = compare(None, [5], [200.0], eval_size=100, contenders=["fc", "uniform"])
-    again = compare(None, [5], [200.0], eval_size=100, contenders=["fc", "uniform"])
+    kwargs = dict(eval_size=100, selection_size=200, contenders=["fc", "uniform"])
+    first = compare(None, [5], [200.0], **kwargs)
+    again = compare(None, [5], [200.0], **kwargs)
     strip = [(r.name, r.val_accuracy, r.test_accuracy, r.steps, r.cost) for r in first]
     assert strip == [(r.name, r.val_accuracy, r.test_accuracy, r.steps, r.cost) for r in again]
+    search = protocol_kwargs("search")
+    assert search == {k: DEFAULT[k] for k in search} and search["score_on"] == "train"
+    assert protocol_kwargs("paper", 100, 200) == {"score_on": "valid", "eval_size": 100}
+    with pytest.raises(ValueError, match="protocol"):
+        compare(None, [5], [200.0], protocol="mine")
     fc = first[0]
     assert fc.steps == 1 and fc.cost == 256.0  # one fc neighbourhood of 256 (1 unit each)
