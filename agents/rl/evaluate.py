@@ -20,7 +20,7 @@ import csv
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from agents.base import SearchAgent
 from agents.budget import Budget
 from agents.presets import DEFAULT
 from agents.rl.agent import RLSchedule
+from agents.rl.records import append_rows, columns
 from agents.sense import SCHEDULES, SENSE, TASK_NEIGHBORHOODS
 
 
@@ -160,16 +161,12 @@ def compare(
     return results
 
 
-COLUMNS = tuple(f.name for f in fields(Result))
+COLUMNS = columns(Result)
 
 
 def append_csv(path: Path, results: Sequence[Result]) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as fh:
-        writer = csv.writer(fh)
-        if new:
-            writer.writerow(COLUMNS)
-        writer.writerows(astuple(r) for r in results)
+    """Append results to a results CSV (with the header if new)."""
+    append_rows(path, results)
 
 
 def read_csv(path: Path) -> list[Result]:

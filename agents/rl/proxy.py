@@ -15,7 +15,7 @@ import csv
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, astuple, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import gymnasium as gym
@@ -24,6 +24,7 @@ import numpy as np
 from aann_env.atomic import atomic_write
 from agents.base import BaseCallback
 from agents.budget import Budget, StepInfo
+from agents.rl.records import append_rows, columns
 from agents.sense import SENSE
 
 PROXY: dict[str, int | str] = {
@@ -142,21 +143,12 @@ def curves(
             agent.run(env, Budget(cost=max(marks)), recorder)
             points += recorder.points
             if log is not None:
-                _append(Path(log), recorder.points)
+                append_rows(Path(log), recorder.points)
     env.close()
     return points
 
 
-COLUMNS = tuple(f.name for f in fields(Point))
-
-
-def _append(path: Path, points: Sequence[Point]) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as fh:
-        writer = csv.writer(fh)
-        if new:
-            writer.writerow(COLUMNS)
-        writer.writerows(astuple(p) for p in points)
+COLUMNS = columns(Point)
 
 
 def read(path: str | os.PathLike[str]) -> list[Point]:
