@@ -53,7 +53,7 @@ class RLSchedule(SearchAgent):
         self.criterion = cfg.criterion
         self.reward_mode = cfg.reward
         self.decisions = cfg.decisions
-        self.version = int(getattr(cfg, "observation_version", 1))
+        self.version = cfg.observation_version
         self._progress: Progress | None = None  # observation v2's bookkeeping
         self._counts = [0, 0]  # v2: commits and SENSE steps of the open decision
         self._history: StepHistory | None = None  # the schedule env's, built at the first step

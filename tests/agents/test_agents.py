@@ -15,6 +15,19 @@ def _env(**kwargs):
     return env
 
 
+class _Record(BaseCallback):
+    """Records one field of every step's info."""
+
+    def __init__(self, field):
+        super().__init__()
+        self.field = field
+        self.values = []
+
+    def _on_step(self, info):
+        self.values.append(getattr(info, self.field))
+        return True
+
+
 @pytest.mark.parametrize(
     "agent",
     [
@@ -37,19 +50,10 @@ def test_every_agent_improves_on_its_start(agent):
 def test_sense_by_accuracy_never_lowers_it_and_respects_the_budget():
     env = _env()
 
-    class Watch(BaseCallback):
-        def __init__(self):
-            super().__init__()
-            self.accuracies = []
-
-        def _on_step(self, info):
-            self.accuracies.append(info.val_accuracy)
-            return True
-
-    watch = Watch()
+    watch = _Record("val_accuracy")
     agent = SENSE(neighborhood_size=8, schedule="fc", criterion="accuracy", seed=1)
     agent.run(env, Budget(evals=400), callback=watch)
-    assert watch.accuracies == sorted(watch.accuracies)
+    assert watch.values == sorted(watch.values)
     assert agent.evals == 400 and watch.n_calls == 50
 
 
@@ -134,23 +138,14 @@ def test_state_dict_round_trip_continues_the_same_stream():
 
 
 def test_adaptive_schedule_tries_every_layer_then_follows_the_gain_per_cost():
-    class Layers(BaseCallback):
-        def __init__(self):
-            super().__init__()
-            self.layers = []
-
-        def _on_step(self, info):
-            self.layers.append(info.layer)
-            return True
-
-    watch = Layers()
+    watch = _Record("layer")
     agent = SENSE(
         neighborhood_size={"1.0": 2, "2.0": 4, "fc": 32}, schedule="adaptive", epsilon=0.0, seed=0
     )
     agent.run(_env(), Budget(evals=2000), callback=watch)
-    assert watch.layers[:3] == ["1.0", "2.0", "fc"]
+    assert watch.values[:3] == ["1.0", "2.0", "fc"]
     # From a random start fc gains the most per unit of cost, so it is chosen most.
-    assert watch.layers.count("fc") > len(watch.layers) / 2
+    assert watch.values.count("fc") > len(watch.values) / 2
     assert agent.state_dict()["gain_rate"] is not None
 
 
@@ -201,25 +196,16 @@ def test_the_registry_loads_an_agent_by_name_only_when_asked():
 def test_handoff_searches_fc_until_its_gain_rate_drops_then_adapts():
     env = _env()
 
-    class Layers(BaseCallback):
-        def __init__(self):
-            super().__init__()
-            self.layers = []
-
-        def _on_step(self, info):
-            self.layers.append(info.layer)
-            return True
-
     sizes = {"1.0": 2, "2.0": 4, "fc": 16}
     never = SENSE(neighborhood_size=sizes, schedule="handoff", handoff_rate=0.0, seed=2)
-    seen = Layers()
+    seen = _Record("layer")
     never.run(env, Budget(evals=320), callback=seen)
-    assert set(seen.layers) == {"fc"}  # a rate never falls below 0 under no_worse
+    assert set(seen.values) == {"fc"}  # a rate never falls below 0 under no_worse
     env = _env()
     at_once = SENSE(neighborhood_size=sizes, schedule="handoff", handoff_rate=1.0, seed=2)
-    seen = Layers()
+    seen = _Record("layer")
     at_once.run(env, Budget(evals=400), callback=seen)
-    assert seen.layers[:3] == ["fc", "1.0", "2.0"]  # one fc step, then adaptive tries the rest
+    assert seen.values[:3] == ["fc", "1.0", "2.0"]  # one fc step, then adaptive tries the rest
     state = at_once.state_dict()
     assert state["handed_off"] is True
     again = SENSE(neighborhood_size=sizes, schedule="handoff", handoff_rate=1.0)
