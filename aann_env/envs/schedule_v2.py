@@ -56,7 +56,8 @@ def rate_feature(rate: float) -> float:
     return float(np.sign(rate) * np.clip(level, 0.0, 1.0))
 
 
-def _age(n: int) -> float:
+def age_feature(n: int) -> float:
+    """Decisions ``n`` as a feature: ``2 n / (n + 4) - 1`` (-1 at 0, 1 in the limit)."""
     return 2.0 * n / (n + 4.0) - 1.0
 
 
@@ -133,11 +134,11 @@ class Progress:
             spent = float(sum(rec.costs))
             feats.append(rate_feature(float(sum(rec.gains)) / spent) if spent > 0 else 0.0)
             age = None if rec.last_decision is None else self.decisions - rec.last_decision
-            feats.append(1.0 if age is None else _age(age))
+            feats.append(1.0 if age is None else age_feature(age))
             feats.append(0.0 if rec.commit_share is None else 2.0 * rec.commit_share - 1.0)
         feats += [
             2.0 * held_out - 1.0,
-            _age(self.decisions - self.best_decision),
+            age_feature(self.decisions - self.best_decision),
             float(np.tanh(gap)),
             2.0 * min(fraction, 1.0) - 1.0,
             budget_feature(None if remaining is None else max(remaining, 1.0)),

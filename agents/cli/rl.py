@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from agents.cli.args import fail, positive_float, positive_int, sparsity
+from agents.cli.args import fail, layer_counts, positive_float, positive_int, sparsity
 from agents.cli.rl_proxy import add_proxy_parser
 from agents.rl.config import ALGOS, FORMULATIONS, HELD_OUT_SEEDS, RLConfig
 
@@ -48,6 +48,9 @@ OPTIONS = (
     "gamma",
     "snapshots",
     "reference",
+    "teacher",
+    "clone_episodes",
+    "clone_epochs",
 )
 """The flags that set :class:`~agents.rl.config.RLConfig` fields (default None: its default)."""
 
@@ -129,6 +132,17 @@ def _add_proxy_options(t: argparse.ArgumentParser) -> None:
     g.add_argument("--gamma", type=positive_float, default=None, help="discount (0.99)")
     g.add_argument("--snapshots", default=None, help="episode starts (aann rl proxy --snapshots)")
     g.add_argument("--reference", default=None, help="the proxy CSV of the reference curves")
+    g.add_argument(
+        "--teacher",
+        default=None,
+        metavar="rule:RATE",
+        help="behaviour-clone the policy from this hand rule first (needs observation v2 and "
+        "--neighborhood-sizes fc=64,2.0=32,1.0=8)",
+    )
+    g.add_argument(
+        "--clone-episodes", type=positive_int, default=None, help="teacher episodes (16)"
+    )
+    g.add_argument("--clone-epochs", type=positive_int, default=None, help="cloning passes (300)")
 
 
 def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
@@ -171,7 +185,15 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
         "--contenders",
         type=lambda t: tuple(t.split(",")),
         default=None,
-        help="which to run, e.g. policy,fc,adaptive (default: all)",
+        help="which to run, e.g. policy,fc,adaptive,handoff:3e-6,rule:1e-7 (default: the "
+        "policy and every SENSE schedule)",
+    )
+    e.add_argument(
+        "--sizes",
+        type=layer_counts,
+        default=None,
+        metavar="LAYER=K,...",
+        help="the SENSE contenders' neighbourhood sizes, e.g. fc=64 (default: the task's)",
     )
     e.add_argument(
         "--results",
@@ -183,8 +205,8 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--out",
         default=None,
-        help="results CSV (rows are appended as each search ends); the table and plot go beside "
-        "it (.md, .png)",
+        help="results CSV (rows are appended as each search ends; the same command again "
+        "resumes, running only the searches it lacks); the table and plot go beside it (.md, .png)",
     )
     e.set_defaults(func=run_eval)
 
@@ -203,8 +225,6 @@ def run_eval(args: argparse.Namespace) -> int:
         else:
             if args.budget is None:
                 return fail("rl eval", "give --budget (or --results to merge earlier results)")
-            if args.out and Path(args.out).exists():
-                return fail("rl eval", f"{args.out} exists: choose a new --out (rows are appended)")
             results = compare(
                 args.policy,
                 args.seeds,
@@ -215,6 +235,7 @@ def run_eval(args: argparse.Namespace) -> int:
                 protocol=args.protocol,
                 contenders=args.contenders,
                 log=args.out,
+                sizes=args.sizes if isinstance(args.sizes, dict) else None,
             )
     except (ValueError, OSError) as exc:
         return fail("rl eval", str(exc))

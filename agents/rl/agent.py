@@ -27,23 +27,30 @@ from aann_env.envs.observations import StepHistory, reward_of
 from aann_env.envs.schedule_v2 import Progress
 from agents.base import SearchAgent
 from agents.rl.policy import Policy, load_policy
+from agents.rl.rule import HandRule
 
 
 class RLSchedule(SearchAgent):
     """SENSE steps scheduled by a trained policy.
 
     Args:
-        policy: ``"shipped"`` (the policy that ships with aann, hash-checked) or a policy file
-            with its provenance (:mod:`agents.rl.policy`).
+        policy: ``"shipped"`` (the policy that ships with aann, hash-checked), a policy file
+            with its provenance (:mod:`agents.rl.policy`), or a hand rule
+            (:class:`agents.rl.rule.HandRule`) that acts where a policy would.
         seed: Seed of the agent's generator (unused: the policy acts deterministically).
     """
 
     name = "rl"
 
-    def __init__(self, policy: str | os.PathLike[str] = "shipped", seed: int | None = None) -> None:
+    def __init__(
+        self, policy: str | os.PathLike[str] | HandRule = "shipped", seed: int | None = None
+    ) -> None:
         super().__init__(seed)
-        self.policy_spec = str(policy)
-        self.policy: Policy = load_policy(policy)
+        self.policy: Policy | HandRule
+        if isinstance(policy, HandRule):
+            self.policy_spec, self.policy = policy.name, policy
+        else:
+            self.policy_spec, self.policy = str(policy), load_policy(policy)
         cfg = self.policy.config
         if cfg.formulation != "schedule":
             raise ValueError(
@@ -75,9 +82,9 @@ class RLSchedule(SearchAgent):
             self._progress.reset(u.val_accuracy)
         space = schedule.observation_space if self.version == 1 else schedule_v2.observation_space
         expected = space(u.n_layers).shape
-        if self.policy.model.observation_space.shape != expected:
+        if self.policy.observation_shape != expected:
             raise ValueError(
-                f"{self.policy.path} observes {self.policy.model.observation_space.shape}, but "
+                f"{self.policy.path} observes {self.policy.observation_shape}, but "
                 f"{arch.name!r} schedule observations are {expected}: a policy of another task"
             )
         costs = np.array([self.layer_costs.get(name, 1.0) for name in arch.layer_names])

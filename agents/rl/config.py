@@ -79,6 +79,14 @@ class RLConfig:
     start from them, with ``budget`` as the long search's budget (:mod:`agents.rl.starts`)."""
     reference: str | None = None
     """``reward="reference"``: the proxy CSV whose hand-schedule curves are the references."""
+    teacher: str | None = None
+    """``"rule:RATE"``: behaviour-clone the policy from this hand rule (:mod:`agents.rl.rule`)
+    before reinforcement learning (:mod:`agents.rl.clone`); needs observation v2 and one
+    neighbourhood size per layer."""
+    clone_episodes: int = 16
+    """``teacher``: the teacher's episodes to clone from."""
+    clone_epochs: int = 300
+    """``teacher``: passes over the demonstrations."""
     budget: tuple[float, ...] = (250_000.0, 1_250_000.0)
     """``"schedule"``: evaluation cost of an episode (see :mod:`aann_env.envs.schedule`), or a
     ``(low, high)`` range each episode draws its budget from log-uniformly."""
@@ -159,7 +167,29 @@ class RLConfig:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
         arch = get_task(self.task).arch
         layer_choice(arch, self.proposal_layer)  # raises for unknown layers
-        size_table(arch, self.neighborhood_sizes)  # raises for bad sizes
+        table = size_table(arch, self.neighborhood_sizes)  # raises for bad sizes
+        if self.teacher is not None:
+            self._check_teacher(table.shape[1])
+
+    def _check_teacher(self, n_sizes: int) -> None:
+        kind, _, rate = self.teacher.partition(":") if self.teacher else ("", "", "")
+        try:
+            ok = kind == "rule" and float(rate) > 0.0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"teacher is rule:RATE with RATE > 0 (e.g. rule:1e-7), got {self.teacher!r}"
+            )
+        if self.formulation != "schedule" or self.observation_version != 2 or n_sizes != 1:
+            raise ValueError(
+                "a teacher acts on observation v2 with one size per layer: use the schedule "
+                "formulation, --observation-version 2 and --neighborhood-sizes "
+                "fc=64,2.0=32,1.0=8"
+            )
+        for name in ("clone_episodes", "clone_epochs"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -33,6 +33,7 @@ from agents.budget import Budget
 from agents.presets import DEFAULT
 from agents.rl.agent import RLSchedule
 from agents.rl.records import append_rows, columns
+from agents.rl.rule import HandRule, parse_rule
 from agents.sense import SCHEDULES, SENSE, TASK_NEIGHBORHOODS
 
 
@@ -54,15 +55,35 @@ class Result:
     """The best network's test accuracy (``protocol="search"``'s figure)."""
 
 
-def contender(name: str, task: str, policy: str | os.PathLike[str] | None) -> SearchAgent:
-    """``"policy"`` (the RL agent) or a SENSE schedule with the task's default sizes."""
+def contender(
+    name: str,
+    task: str,
+    policy: str | os.PathLike[str] | None,
+    sizes: dict[str, int] | None = None,
+) -> SearchAgent:
+    """``"policy"`` (the RL agent), a decision-level hand rule ``"rule:RATE"``
+    (:mod:`agents.rl.rule`), or a SENSE schedule (``"handoff:RATE"`` sets the handoff rate) with
+    neighbourhood ``sizes`` per layer (default: the task's)."""
     if name == "policy":
         if policy is None:
             raise ValueError("the 'policy' contender needs a policy file or 'shipped'")
         return RLSchedule(policy)
-    if name not in SCHEDULES:
-        raise ValueError(f"unknown contender {name!r}; contenders: policy, {', '.join(SCHEDULES)}")
-    return SENSE(neighborhood_size=TASK_NEIGHBORHOODS[task], schedule=name, criterion="loss")  # type: ignore[arg-type]
+    if name.startswith("rule"):
+        return RLSchedule(HandRule(parse_rule(name)))
+    schedule, _, rate = name.partition(":")
+    if schedule not in SCHEDULES or (bool(rate) and schedule != "handoff"):
+        raise ValueError(
+            f"unknown contender {name!r}; contenders: policy, rule:RATE, handoff:RATE, "
+            + ", ".join(SCHEDULES)
+        )
+    kwargs: dict[str, Any] = {}
+    if rate:
+        try:
+            kwargs["handoff_rate"] = float(rate)
+        except ValueError:
+            raise ValueError(f"{name!r}: the handoff rate must be a number") from None
+    size = dict(TASK_NEIGHBORHOODS[task]) | dict(sizes or {})
+    return SENSE(neighborhood_size=size, schedule=schedule, criterion="loss", **kwargs)  # type: ignore[arg-type]
 
 
 def run_one(
@@ -72,9 +93,10 @@ def run_one(
     budget: float,
     task: str = "mnist",
     policy: str | os.PathLike[str] | None = None,
+    sizes: dict[str, int] | None = None,
 ) -> Result:
     """One contender's search from the start of ``seed`` until ``budget`` of cost is spent."""
-    agent = contender(name, task, policy)
+    agent = contender(name, task, policy, sizes)
     agent.rng = np.random.default_rng((seed, 1))  # as aann search seeds it
     env.reset(seed=seed)
     start = time.perf_counter()
@@ -128,6 +150,7 @@ def compare(
     log: str | os.PathLike[str] | None = None,
     protocol: str = "search",
     selection_size: int | None = None,
+    sizes: dict[str, int] | None = None,
 ) -> list[Result]:
     """Every contender from every start at every budget.
 
@@ -139,26 +162,37 @@ def compare(
         eval_size: Images scored at a time (default: the protocol's).
         sparsity: Sparsity of the random starts.
         contenders: Which to run (default: the policy, if given, and every SENSE schedule).
-        log: Append each result to this CSV as it comes (a long comparison loses nothing).
+        log: Append each result to this CSV as it comes (a long comparison loses nothing); the
+            searches it already holds (same contender, seed and budget) are read back, not run
+            again, so an interrupted comparison resumes.
         protocol: ``"search"`` or ``"paper"`` (module docstring).
         selection_size: ``"search"``: validation images the best network is selected by.
+        sizes: The SENSE contenders' neighbourhood sizes per layer (default: the task's).
     """
     scoring = protocol_kwargs(protocol, eval_size, selection_size)
     names = list(contenders or ((["policy"] if policy is not None else []) + list(SCHEDULES)))
     for name in names:  # unknown names fail before any search runs
         if name != "policy" or policy is None:
-            contender(name, task, policy)
+            contender(name, task, policy, sizes)
     env = gym.make(TASK_ENV_IDS[task], sparsity=sparsity, max_episode_steps=-1, **scoring)
+    done = {(r.name, r.seed, r.budget): r for r in read_csv(Path(log))} if _exists(log) else {}
     results = []
     for budget in budgets:
         for seed in seeds:
             for name in names:
-                result = run_one(env, name, seed, budget, task, policy)
+                if (name, seed, float(budget)) in done:
+                    results.append(done[(name, seed, float(budget))])
+                    continue
+                result = run_one(env, name, seed, budget, task, policy, sizes)
                 results.append(result)
                 if log is not None:
                     append_csv(Path(log), [result])
     env.close()
     return results
+
+
+def _exists(log: str | os.PathLike[str] | None) -> bool:
+    return log is not None and Path(log).is_file()
 
 
 COLUMNS = columns(Result)

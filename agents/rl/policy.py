@@ -81,6 +81,11 @@ class Policy:
     path: Path
     provenance: dict[str, Any]
 
+    @property
+    def observation_shape(self) -> tuple[int, ...]:
+        """The shape of the observations the policy was trained on."""
+        return tuple(self.model.observation_space.shape or ())
+
     def act(self, obs: np.ndarray) -> int:
         """The policy's deterministic action for one observation."""
         action, _ = self.model.predict(obs, deterministic=True)

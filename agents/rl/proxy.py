@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 from aann_env.atomic import atomic_write
-from agents.base import BaseCallback
+from agents.base import BaseCallback, SearchAgent
 from agents.budget import Budget, StepInfo
 from agents.rl.records import append_rows, columns
 from agents.sense import SENSE
@@ -86,16 +86,24 @@ class _Marks(BaseCallback):
         )
 
 
-def hand_schedule(name: str) -> SENSE:
-    """A SENSE schedule (loss criterion, :data:`HAND_SIZES`) by name: ``fc``, ``adaptive``, or
-    ``handoff:R`` (hand over from fc at gain rate ``R``).
+def hand_schedule(name: str) -> SearchAgent:
+    """A hand schedule by name: the SENSE schedules ``fc``, ``adaptive`` and ``handoff:R`` (hand
+    over from fc at gain rate ``R``; loss criterion, :data:`HAND_SIZES`), or the decision-level
+    rule ``rule:R`` of :mod:`agents.rl.rule` (run as a schedule policy would be).
 
     Raises:
         ValueError: Not such a name.
     """
+    if name.startswith("rule"):
+        from agents.rl.agent import RLSchedule
+        from agents.rl.rule import HandRule, parse_rule
+
+        return RLSchedule(HandRule(parse_rule(name)))
     schedule, _, rate = name.partition(":")
-    if (schedule == "handoff") != bool(rate):
-        raise ValueError(f"a hand schedule is fc, adaptive or handoff:RATE, got {name!r}")
+    if schedule not in ("fc", "adaptive", "handoff") or (schedule == "handoff") != bool(rate):
+        raise ValueError(
+            f"a hand schedule is fc, adaptive, handoff:RATE or rule:RATE, got {name!r}"
+        )
     kwargs = {"handoff_rate": float(rate)} if rate else {}
     return SENSE(neighborhood_size=dict(HAND_SIZES), schedule=schedule, criterion="loss", **kwargs)  # type: ignore[arg-type]
 

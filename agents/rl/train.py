@@ -209,6 +209,8 @@ class RLTraining:
             clock = _Clock(self.out / "train_time.json", self.resume)
             try:
                 model = self._model(venv)
+                if cfg.teacher is not None and model.num_timesteps == 0 and not self._cloned():
+                    self._clone(model, venv)
                 if self.resume and (self.out / "eval.csv").exists():
                     log.resume(len((self.out / "eval.csv").read_text().splitlines()) - 1)
                 else:
@@ -238,17 +240,48 @@ class RLTraining:
                 "policy": str(self.out / "policy.zip"),
                 "command": cfg.command,
                 "seed": cfg.seed,
+                "clone": self._clone_record(),
                 "stable_baselines3": sb3.__version__,
                 "python": platform.python_version(),
             }
             self.directory.write_summary(summary)
-            keys = ("command", "seed", "timesteps", "wall_time", "stable_baselines3", "python")
+            keys = ("command", "seed", "timesteps", "wall_time", "clone", "stable_baselines3")
+            keys += ("python",)
             write_provenance(
                 self.out / "policy.zip",
                 cfg,
                 {k: summary[k] for k in keys} | {"torch": _torch_version()},
             )
         return summary
+
+    def _cloned(self) -> bool:
+        return (self.out / "clone.json").is_file() and (self.out / "checkpoint.zip").is_file()
+
+    def _clone(self, model: BaseAlgorithm, venv: VecEnv) -> None:
+        """Behaviour-clone the new model from the teacher (:mod:`agents.rl.clone`), resuming
+        the demonstrations saved in ``clone.npz``; then save it as the first checkpoint."""
+        from agents.rl.clone import Demonstrations, collect, fit
+        from agents.rl.rule import HandRule, parse_rule
+
+        cfg = self.config
+        assert cfg.teacher is not None
+        path = self.out / "clone.npz"
+        demos = Demonstrations.load(path) if path.is_file() else None
+        start = time.perf_counter()
+        demos = collect(
+            venv, HandRule(parse_rule(cfg.teacher)), cfg.clone_episodes, cfg.gamma, demos, path
+        )
+        collected = time.perf_counter() - start
+        record = fit(model, demos, cfg.clone_epochs, seed=cfg.seed)
+        record |= {"teacher": cfg.teacher, "episodes": demos.n_episodes}
+        record |= {"collect_seconds_this_session": collected}
+        self.directory.save_checkpoint(lambda fh: model.save(fh))
+        text = json.dumps(record, indent=2).encode()
+        atomic_write(self.out / "clone.json", lambda fh: fh.write(text))
+
+    def _clone_record(self) -> dict[str, Any] | None:
+        path = self.out / "clone.json"
+        return json.loads(path.read_text()) if path.is_file() else None
 
     def _log_folder(self) -> Path:
         logs = self.out / "logs"

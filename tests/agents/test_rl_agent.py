@@ -147,8 +147,23 @@ def test_rl_eval_runs_every_contender_at_equal_cost(policy_file: Path, tmp_path:
     merged = tmp_path / "merged.csv"
     assert main(["rl", "eval", "--results", str(out), str(out), "--out", str(merged)]) == 0
     assert len(read_csv(merged)) == 28
-    assert main([*args, "--out", str(out)]) == 2  # an existing results file is not appended to
+    before = out.read_text()
+    assert main([*args, "--out", str(out)]) == 0  # the same command again: nothing left to run
+    assert out.read_text() == before
     assert main(["rl", "eval", "--budget", "100", "--contenders", "fc,greedy"]) == 2
+    assert main(["rl", "eval", "--budget", "100", "--contenders", "fc:1e-6"]) == 2
+    assert main(["rl", "eval", "--budget", "100", "--contenders", "rule:x"]) == 2
+
+
+def test_rl_eval_runs_the_hand_rule_and_a_tuned_handoff_with_given_sizes(tmp_path: Path) -> None:
+    out = tmp_path / "hand.csv"
+    args = ["rl", "eval", "--seeds", "900000", "--budget", "400", "--eval-size", "100"]
+    args += ["--selection-size", "200", "--contenders", "rule:1e-7,handoff:1e-5,fc"]
+    assert main([*args, "--sizes", "fc=64", "--out", str(out)]) == 0
+    rule, handoff, fc = read_csv(out)
+    assert (rule.name, handoff.name, fc.name) == ("rule:1e-7", "handoff:1e-5", "fc")
+    assert fc.steps == 7 and fc.cost == 448.0  # neighbourhoods of 64 until 400 are spent
+    assert rule.cost >= 400 and rule.steps >= 1
 
 
 def test_the_comparison_is_reproducible() -> None:
