@@ -258,7 +258,7 @@ def make_env(cfg: RLConfig, rank: int, starts: bool = True) -> gym.Env:
         if kwargs["reward"] == "reference":
             kwargs["reward"] = "held_out"
         return Monitor(gym.make(ENV_IDS[cfg.task], **kwargs))
-    from agents.rl.proxy import read
+    from agents.rl.points import read
     from agents.rl.starts import SnapshotStarts, load_snapshots
 
     env = gym.make(ENV_IDS[cfg.task], **kwargs)

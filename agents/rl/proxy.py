@@ -11,11 +11,10 @@ crossed; :func:`table` prints it (``aann rl proxy``).
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import gymnasium as gym
@@ -24,7 +23,8 @@ import numpy as np
 from aann_env.atomic import atomic_write
 from agents.base import BaseCallback, SearchAgent
 from agents.budget import Budget, StepInfo
-from agents.rl.records import append_rows, columns
+from agents.rl.points import Point, read, table
+from agents.rl.records import append_rows
 from agents.sense import SENSE
 
 PROXY: dict[str, int | str] = {
@@ -39,18 +39,6 @@ images."""
 
 HAND_SIZES: dict[str, int] = {"fc": 64, "2.0": 32, "1.0": 8}
 """The hand schedules' neighbourhood sizes (MNIST): fc 64 swaps, the default conv sizes."""
-
-
-@dataclass(frozen=True)
-class Point:
-    """Where one schedule's search from one start stood when it crossed a cost mark."""
-
-    schedule: str
-    seed: int
-    mark: float
-    cost: float
-    held_out: float
-    steps: int
 
 
 class _Marks(BaseCallback):
@@ -154,41 +142,6 @@ def curves(
                 append_rows(Path(log), recorder.points)
     env.close()
     return points
-
-
-COLUMNS = columns(Point)
-
-
-def read(path: str | os.PathLike[str]) -> list[Point]:
-    """Points written by :func:`curves`.
-
-    Raises:
-        ValueError: The file is not such a CSV.
-    """
-    with Path(path).open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows or tuple(rows[0]) != COLUMNS:
-        raise ValueError(f"{path} is not a proxy-curve CSV (columns {COLUMNS})")
-    return [
-        Point(r[0], int(r[1]), float(r[2]), float(r[3]), float(r[4]), int(r[5])) for r in rows[1:]
-    ]
-
-
-def table(points: Sequence[Point]) -> str:
-    """Markdown: mean held-out accuracy per schedule (columns) at each cost mark (rows)."""
-    names = list(dict.fromkeys(p.schedule for p in points))
-    lines = [
-        "| cost | " + " | ".join(names) + " | starts |",
-        "|---:|" + "---:|" * (len(names) + 1),
-    ]
-    for mark in sorted({p.mark for p in points}):
-        cells = []
-        for name in names:
-            at = [p.held_out for p in points if p.mark == mark and p.schedule == name]
-            cells.append(f"{np.mean(at):.2%}" if at else "")
-        starts = len({p.seed for p in points if p.mark == mark})
-        lines.append(f"| {mark:,.0f} | " + " | ".join(cells) + f" | {starts} |")
-    return "\n".join(lines)
 
 
 __all__ = ["HAND_SIZES", "PROXY", "Point", "curves", "hand_schedule", "read", "table"]

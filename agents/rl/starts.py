@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from aann_env.core.network import TernaryNetwork
-from agents.rl.proxy import Point
+from agents.rl.points import Point
 
 
 @dataclass(frozen=True)
