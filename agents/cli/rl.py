@@ -215,6 +215,7 @@ def run_eval(args: argparse.Namespace) -> int:
     """Compare the policy (if given) with SENSE's schedules; print and write the table."""
     from aann_env.viz import plot_comparison
     from agents.rl.evaluate import append_csv, compare, read_csv, table
+    from agents.rl.paired import paired, paired_table
 
     try:
         if args.results:
@@ -240,6 +241,10 @@ def run_eval(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         return fail("rl eval", str(exc))
     text = table(results)
+    if results:
+        first = "policy" if any(r.name == "policy" for r in results) else results[0].name
+        text += "\n\nPaired differences of the best network's test accuracy (points):\n\n"
+        text += paired_table(paired(results, first))
     print(text)
     if args.out:
         out = Path(args.out)
@@ -247,10 +252,29 @@ def run_eval(args: argparse.Namespace) -> int:
         groups: dict[str, dict[str, list[float]]] = {}
         for r in results:
             groups.setdefault(f"budget {r.budget:,.0f}", {}).setdefault(r.name, []).append(
-                r.test_accuracy
+                r.best_test_accuracy if args.protocol == "search" else r.test_accuracy
             )
         plot_comparison(groups, out.with_suffix(".png"))
+        _plot_timelines(out)
     return 0
+
+
+def _plot_timelines(out: Path) -> None:
+    """The layer timeline of the first seed at each budget, beside the results."""
+    from agents.rl.evaluate import timeline_path
+    from agents.rl.timeline import plot_timeline, read_segments
+
+    path = timeline_path(out)
+    if not path.is_file():
+        return
+    segments = read_segments(path)
+    for budget in sorted({s.budget for s in segments}):
+        at = [s for s in segments if s.budget == budget]
+        seed = at[0].seed
+        plot_timeline(
+            [s for s in at if s.seed == seed],
+            out.with_name(f"{out.stem}.timeline-{budget:.0f}.png"),
+        )
 
 
 def _costs(text: str) -> tuple[float, ...]:

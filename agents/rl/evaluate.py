@@ -34,6 +34,7 @@ from agents.presets import DEFAULT
 from agents.rl.agent import RLSchedule
 from agents.rl.records import append_rows, columns
 from agents.rl.rule import HandRule, parse_rule
+from agents.rl.timeline import LayerTimeline, cost_share, format_share, parse_share
 from agents.sense import SCHEDULES, SENSE, TASK_NEIGHBORHOODS
 
 
@@ -53,6 +54,8 @@ class Result:
     """The best network's validation accuracy (the selection metric)."""
     best_test_accuracy: float = float("nan")
     """The best network's test accuracy (``protocol="search"``'s figure)."""
+    cost_share: str = ""
+    """The fraction of the cost spent per layer (:func:`agents.rl.timeline.format_share`)."""
 
 
 def contender(
@@ -94,13 +97,16 @@ def run_one(
     task: str = "mnist",
     policy: str | os.PathLike[str] | None = None,
     sizes: dict[str, int] | None = None,
+    timeline: LayerTimeline | None = None,
 ) -> Result:
-    """One contender's search from the start of ``seed`` until ``budget`` of cost is spent."""
+    """One contender's search from the start of ``seed`` until ``budget`` of cost is spent
+    (its layer choices recorded into ``timeline``, a new one if None)."""
     agent = contender(name, task, policy, sizes)
     agent.rng = np.random.default_rng((seed, 1))  # as aann search seeds it
     env.reset(seed=seed)
+    timeline = timeline if timeline is not None else LayerTimeline(name, seed, budget)
     start = time.perf_counter()
-    agent.run(env, Budget(cost=budget))
+    agent.run(env, Budget(cost=budget), timeline)
     wall = time.perf_counter() - start
     u = env.unwrapped
     best = agent.best_network
@@ -116,6 +122,7 @@ def run_one(
         wall,
         float(agent.best_accuracy),
         best_test,
+        format_share(cost_share(timeline.segments)),
     )
 
 
@@ -183,12 +190,19 @@ def compare(
                 if (name, seed, float(budget)) in done:
                     results.append(done[(name, seed, float(budget))])
                     continue
-                result = run_one(env, name, seed, budget, task, policy, sizes)
+                timeline = LayerTimeline(name, seed, budget)
+                result = run_one(env, name, seed, budget, task, policy, sizes, timeline)
                 results.append(result)
                 if log is not None:
+                    append_rows(timeline_path(log), timeline.segments)
                     append_csv(Path(log), [result])
     env.close()
     return results
+
+
+def timeline_path(log: str | os.PathLike[str]) -> Path:
+    """Where the layer timelines of a results CSV go: ``<stem>.timeline.csv`` beside it."""
+    return Path(log).with_suffix(".timeline.csv")
 
 
 def _exists(log: str | os.PathLike[str] | None) -> bool:
@@ -211,20 +225,30 @@ def read_csv(path: Path) -> list[Result]:
     """
     with path.open(newline="") as fh:
         rows = list(csv.reader(fh))
-    old = COLUMNS[:-2]  # written before issue 26: no best-network columns
-    if not rows or tuple(rows[0]) not in (COLUMNS, old):
+    # Written before issue 26: no best-network columns; before its timelines: no cost share.
+    known = (COLUMNS, COLUMNS[:-1], COLUMNS[:-3])
+    if not rows or tuple(rows[0]) not in known:
         raise ValueError(f"{path} is not a results CSV of aann rl eval (columns {COLUMNS})")
     types = [f.type for f in fields(Result)][: len(rows[0])]
     convert = {"str": str, "int": int, "float": float}
     return [Result(*(convert[t](v) for t, v in zip(types, row, strict=True))) for row in rows[1:]]
 
 
+def _mean_share(rows: Sequence[Result]) -> str:
+    shares = [parse_share(r.cost_share) for r in rows if r.cost_share]
+    if not shares:
+        return ""
+    layers = sorted({layer for s in shares for layer in s})
+    means = {layer: np.mean([s.get(layer, 0.0) for s in shares]) for layer in layers}
+    return " / ".join(f"{layer} {v:.0%}" for layer, v in means.items())
+
+
 def table(results: Sequence[Result]) -> str:
     """A Markdown table per budget: mean +- std of the final accuracies, steps and wall time."""
     lines = [
         "| budget | contender | starts | validation | test | best: validation | best: test "
-        "| steps | wall time |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| steps | wall time | cost share per layer |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for budget in sorted({r.budget for r in results}):
         at = [r for r in results if r.budget == budget]
@@ -239,6 +263,7 @@ def table(results: Sequence[Result]) -> str:
             lines.append(
                 f"| {budget:,.0f} | {name} | {len(rows)} | {val.mean():.2%} +- {val.std():.2%} | "
                 f"{test.mean():.2%} +- {test.std():.2%} | {best_val.mean():.2%} | "
-                f"{best_test.mean():.2%} +- {best_test.std():.2%} | {steps:.0f} | {wall:.0f} s |"
+                f"{best_test.mean():.2%} +- {best_test.std():.2%} | {steps:.0f} | {wall:.0f} s | "
+                f"{_mean_share(rows)} |"
             )
     return "\n".join(lines)

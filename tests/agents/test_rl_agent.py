@@ -16,8 +16,10 @@ from agents.budget import Budget
 from agents.cli import main
 from agents.presets import DEFAULT
 from agents.rl.agent import RLSchedule
-from agents.rl.evaluate import compare, protocol_kwargs, read_csv
+from agents.rl.evaluate import Result, compare, protocol_kwargs, read_csv, timeline_path
+from agents.rl.paired import paired
 from agents.rl.policy import PolicyError, load_policy
+from agents.rl.timeline import cost_share, parse_share, read_segments
 
 pytestmark = pytest.mark.usefixtures("mnist_ready")
 
@@ -164,6 +166,37 @@ def test_rl_eval_runs_the_hand_rule_and_a_tuned_handoff_with_given_sizes(tmp_pat
     assert (rule.name, handoff.name, fc.name) == ("rule:1e-7", "handoff:1e-5", "fc")
     assert fc.steps == 7 and fc.cost == 448.0  # neighbourhoods of 64 until 400 are spent
     assert rule.cost >= 400 and rule.steps >= 1
+    assert parse_share(fc.cost_share) == {"fc": 1.0}
+    segments = read_segments(timeline_path(out))
+    for r in (rule, handoff, fc):  # the timeline covers the search, and gives its cost share
+        mine = [s for s in segments if s.name == r.name]
+        assert mine[0].start == 0.0 and mine[-1].end == r.cost
+        assert sum(s.steps for s in mine) == r.steps
+        assert parse_share(r.cost_share) == pytest.approx(
+            {k: round(v, 3) for k, v in cost_share(mine).items()}, abs=1e-9
+        )
+    assert (tmp_path / "hand.timeline-400.png").is_file()
+    text = out.with_suffix(".md").read_text()
+    assert "| 400 | rule:1e-7 | fc | 1 |" in text  # the first contender against the others
+
+
+def test_paired_differences_and_their_interval() -> None:
+    rows = [
+        Result(name, seed, 10.0, 0, 0, 1, 10.0, 1.0, 0, acc)
+        for name, seed, acc in [
+            ("a", 1, 0.90),
+            ("a", 2, 0.92),
+            ("a", 3, 0.94),
+            ("b", 1, 0.89),
+            ("b", 2, 0.90),
+            ("b", 3, 0.91),
+        ]
+    ]
+    (p,) = paired(rows, "a")
+    assert (p.other, p.seeds, p.ahead) == ("b", 3, 3)
+    assert p.mean == pytest.approx(0.02)
+    half = 4.302652729911275 * 0.01 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
+    assert (p.low, p.high) == pytest.approx((0.02 - half, 0.02 + half))
 
 
 def test_the_comparison_is_reproducible() -> None:
