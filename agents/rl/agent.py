@@ -9,7 +9,9 @@ decision's share of the budget is spent, by the env's own rule
 (:class:`aann_env.envs.schedule.Decision`). Driven through a ``"swap"``-mode env with the same seed and
 budget, it makes the same moves as the policy in the schedule env, one SENSE step per agent step,
 so runs get the usual history, checkpoints, resume and plots. It needs a cost budget
-(``Budget(cost=...)``, ``aann search --budget-cost``): the policy observes the fraction spent.
+(``Budget(cost=...)``, ``aann search --budget-cost``) or a wall-time one (``--budget-seconds``):
+the policy observes the fraction spent, and a wall-time budget is turned into cost at the
+search's measured rate (so its moves depend on the machine's speed).
 
 Loading a policy unpickles code from its file (see :mod:`agents.rl.policy`).
 """
@@ -28,6 +30,11 @@ from aann_env.envs.schedule_v2 import Progress
 from agents.base import SearchAgent
 from agents.rl.policy import Policy, load_policy
 from agents.rl.rule import HandRule
+
+NOMINAL_RATE = 1_500.0
+"""Cost units a second assumed for a wall-time budget until the search has measured its own
+rate (after its first step): about what ``aann search`` spends on this 2-core machine with its
+default scoring (issue 26 measured 1,743 a second for ``adaptive``, 710 for the v1 policy)."""
 
 
 class RLSchedule(SearchAgent):
@@ -91,17 +98,25 @@ class RLSchedule(SearchAgent):
         self._tables = (table, costs)
         return self._tables
 
-    def _budget_cost(self) -> float:
-        if self.budget is None or self.budget.cost is None:
-            raise ValueError(
-                "the rl agent needs a cost budget (Budget(cost=...), aann search --budget-cost): "
-                "its policy observes the fraction of the budget spent"
-            )
-        return float(self.budget.cost)
+    def budget_cost(self) -> float:
+        """The budget in cost units: the cost budget, or for a wall-time budget the cost the
+        search will have spent when its time is up at its rate so far (at the first decision,
+        :data:`NOMINAL_RATE`), so that the policy sees wall time spent as its budget fraction."""
+        if self.budget is not None and self.budget.cost is not None:
+            return float(self.budget.cost)
+        if self.budget is not None and self.budget.seconds is not None:
+            wall = self.wall_time()
+            rate = self.cost / wall if self.cost > 0 and wall > 0 else NOMINAL_RATE
+            return self.cost + max(self.budget.seconds - wall, 0.0) * rate
+        raise ValueError(
+            "the rl agent needs a cost or wall-time budget (Budget(cost=...) or "
+            "Budget(seconds=...), aann search --budget-cost or --budget-seconds): its policy "
+            "observes the fraction of the budget spent"
+        )
 
     def _decide(self, env: gym.Env, table: np.ndarray) -> schedule.Decision:
         u = env.unwrapped
-        budget = self._budget_cost()
+        budget = self.budget_cost()
         assert self._history is not None and self._progress is not None
         if self.version == 2:
             gap = u.val_loss - u.loss
@@ -125,7 +140,7 @@ class RLSchedule(SearchAgent):
         # The core draws, scores and selects; the commit goes through env.step (wrappers see it).
         step = u.search.sense_step(d.layer, d.k, self.criterion, "no_worse", commit=env.step)
         self._counts = [self._counts[0] + step.accepted, self._counts[1] + 1]
-        budget = self._budget_cost()
+        budget = self.budget_cost()
         if d.add(d.k * float(costs[d.layer]), budget / self.decisions, budget):
             self._close_decision(env)
         return u.network.layer_names[d.layer], d.k, step.accepted

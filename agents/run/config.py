@@ -164,10 +164,10 @@ class SearchConfig:
         if self.workers is not None and int(self.workers) < 1:
             raise ValueError(f"workers must be at least 1 Ray actor, got {self.workers}")
         check_scoring(self.score_on, self.rotate_every)
-        if self.agent == "rl" and self.budget_cost is None:
+        if self.agent == "rl" and self.budget_cost is None and self.budget_seconds is None:
             raise ValueError(
-                "the rl agent needs a cost budget (--budget-cost): its policy observes the "
-                "fraction of the budget spent"
+                "the rl agent needs a cost or wall-time budget (--budget-cost or "
+                "--budget-seconds): its policy observes the fraction of the budget spent"
             )
         agent_class(self.agent)(**self.agent_arguments())  # validates them
 

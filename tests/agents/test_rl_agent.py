@@ -15,7 +15,7 @@ import agents.rl.policy as policy_module
 from agents.budget import Budget
 from agents.cli import main
 from agents.presets import DEFAULT
-from agents.rl.agent import RLSchedule
+from agents.rl.agent import NOMINAL_RATE, RLSchedule
 from agents.rl.evaluate import Result, compare, protocol_kwargs, read_csv, timeline_path
 from agents.rl.paired import paired
 from agents.rl.policy import PolicyError, load_policy
@@ -93,7 +93,21 @@ def test_aann_search_with_the_rl_agent_resumes_the_same_trajectory(
             a, b = (_moves(x.decode()) for x in (a, b))
         assert a == b, name
     no_cost = [*base[:5], "--budget-evals", "10", "--out", str(tmp_path / "x")]
-    assert main(no_cost) == 2 and not (tmp_path / "x").exists()  # the rl agent needs a cost budget
+    assert main(no_cost) == 2 and not (tmp_path / "x").exists()  # needs a cost or time budget
+    timed = [*base, "--budget-seconds", "3", "--out", str(tmp_path / "timed")]
+    assert main(timed) == 0  # a wall-time budget: the policy sees the time spent as its fraction
+    rows = (tmp_path / "timed" / "history.csv").read_text().splitlines()
+    assert len(rows) > 2
+
+
+def test_a_wall_time_budget_is_turned_into_cost_at_the_measured_rate(policy_file: Path) -> None:
+    agent = RLSchedule(policy_file)
+    agent.budget = Budget(seconds=100.0)
+    agent.elapsed, agent.cost = 0.0, 0.0
+    # no rate measured yet: the nominal one (the clock has run since the agent was built)
+    assert agent.budget_cost() == pytest.approx(100.0 * NOMINAL_RATE, rel=0.05)
+    agent.elapsed, agent.cost = 40.0, 20_000.0  # 500 units a second so far
+    assert agent.budget_cost() == pytest.approx(50_000.0, rel=0.05)
 
 
 def _moves(text: str) -> list[list[str]]:
