@@ -121,7 +121,7 @@ def plot_timeline(segments: Sequence[Segment], out_path: str | os.PathLike[str])
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
     ax.set_xlabel("evaluation cost spent")
-    ax.legend(fontsize="small", ncol=len(layers), loc="upper center", bbox_to_anchor=(0.5, -0.35))
+    ax.legend(fontsize="small", ncol=len(layers), loc="lower center", bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout()
     return save_png(fig, out_path)
 

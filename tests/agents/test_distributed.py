@@ -244,7 +244,9 @@ def test_a_lost_actor_fails_the_run_at_once_and_leaves_a_resumable_checkpoint(cl
     start = time.monotonic()
     with pytest.raises(WorkerError, match="a Ray actor died") as failure:
         run.run(progress=False, callback=KillAt(run, 4))
-    assert time.monotonic() - start < 60
+    # Not a speed check: a run that waited on the dead actor would hang until Ray's own
+    # timeouts (many minutes). A loaded 2-core machine took 108 s here, hence the margin.
+    assert time.monotonic() - start < 300
     assert "holds a checkpoint of step 4" in str(failure.value) and "--resume" in str(failure.value)
     # Resumed in one process, the run ends where the uninterrupted run on 2 actors ended: the
     # same history (all but timing) and networks.
