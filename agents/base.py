@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 from aann_env.core.network import TernaryNetwork
-from aann_env.envs.schedule import LAYER_COSTS
+from aann_env.envs.cost_model import NEIGHBOURS, CostModel
 from agents.budget import Budget, StepInfo
 
 
@@ -52,8 +52,9 @@ class SearchAgent(ABC):
         self.rng = np.random.default_rng(seed)
         self.steps = 0
         self.evals = 0
-        self.cost = 0.0  # evaluation cost: neighbours weighted by their layer's cost
-        self.layer_costs: dict[str, float] = dict(LAYER_COSTS)
+        self.cost = 0.0  # evaluation cost under cost_model
+        self.cost_model: CostModel = NEIGHBOURS
+        """What a step costs (:mod:`aann_env.envs.cost_model`); set it before :meth:`run`."""
         self.elapsed = 0.0  # wall time spent in earlier sessions of the same search
         self.best_accuracy = -1.0
         self.best_network: TernaryNetwork | None = None
@@ -89,7 +90,7 @@ class SearchAgent(ABC):
                 layer, evals, committed = self._search_step(env)
                 self.steps += 1
                 self.evals += evals
-                self.cost += evals * self.layer_costs.get(layer, 1.0)
+                self.cost += self.cost_model.step_cost(layer, evals, committed)
                 self._note_best(env)
                 info = StepInfo(
                     step=self.steps,
@@ -136,9 +137,14 @@ class SearchAgent(ABC):
         """One unit of search. Returns (layer name, neighbour evaluations made, committed)."""
 
     # ---------------------------------------------------------------------- checkpointing
+    @property
+    def layer_costs(self) -> dict[str, float]:
+        """Cost of scoring one neighbour per layer name, under :attr:`cost_model`."""
+        return dict(self.cost_model.neighbour)
+
     def state_dict(self) -> dict[str, Any]:
         """JSON-able state (the best network is saved separately)."""
-        return {
+        state: dict[str, Any] = {
             "name": self.name,
             "rng": self.rng.bit_generator.state,
             "steps": self.steps,
@@ -147,11 +153,20 @@ class SearchAgent(ABC):
             "elapsed": self.wall_time(),
             "best_accuracy": self.best_accuracy,
         }
+        if self.cost_model.name != "neighbours":  # states of the default stay as they were
+            state["cost_model"] = self.cost_model.name
+        return state
 
     def load_state_dict(self, state: dict[str, Any], best_network: TernaryNetwork | None) -> None:
         if state.get("name") != self.name:
             raise ValueError(
                 f"the checkpoint belongs to agent {state.get('name')!r}, not {self.name!r}"
+            )
+        stored = state.get("cost_model", "neighbours")  # checkpoints before the models: neighbours
+        if stored != self.cost_model.name:
+            raise ValueError(
+                f"the checkpoint counted cost under the {stored!r} cost model, this agent under "
+                f"{self.cost_model.name!r}: resume with --cost-model {stored}"
             )
         self.rng.bit_generator.state = state["rng"]
         self.steps = int(state["steps"])

@@ -32,6 +32,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
+from aann_env.envs.cost_model import CostModel
 from aann_env.envs.schedule import LAYER_COSTS
 from aann_env.envs.selection import AcceptRule, Criterion, check_rules
 from agents.base import SearchAgent
@@ -109,7 +110,10 @@ class SENSE(SearchAgent):
         self.explore = explore
         if not 0.0 <= epsilon <= 1.0 or not 0.0 < memory <= 1.0:
             raise ValueError(f"need 0 <= epsilon <= 1 and 0 < memory <= 1, got {epsilon}, {memory}")
-        self.layer_costs = dict(DEFAULT_LAYER_COSTS if layer_costs is None else layer_costs)
+        if layer_costs is not None:  # a model of neighbour costs only
+            self.cost_model = CostModel(
+                "custom", dict(layer_costs), source="SENSE(layer_costs=...)"
+            )
         self.epsilon = float(epsilon)
         self.memory = float(memory)
         self._gain_rate: list[float | None] | None = None  # adaptive: running gain per cost
@@ -191,7 +195,7 @@ class SENSE(SearchAgent):
         u = env.unwrapped
         names, task = u.network.layer_names, u.task.name
         costs = (  # only the adaptive schedule explores (and may visit every layer)
-            [self._size(n, task) * self.layer_costs.get(n, 1.0) for n in names]
+            [self.cost_model.step_cost(n, self._size(n, task)) for n in names]
             if self.schedule in LEARNING
             else None
         )
@@ -203,22 +207,22 @@ class SENSE(SearchAgent):
             layer, self._size(name, task), self.criterion, self.accept, commit=env.step
         )
         if self.schedule in LEARNING:  # gain in the criterion's own units
-            self._learn(layer, name, step.evals, step.before, u.accuracy, u.loss)
+            cost = self.cost_model.step_cost(name, step.evals, step.accepted)
+            self._learn(layer, cost, step.before, u.accuracy, u.loss)
         return name, step.evals, step.accepted
 
     def _learn(
         self,
         layer: int,
-        name: str,
-        evals: int,
+        cost: float,
         before: tuple[float, float],
         accuracy: float,
         loss: float,
     ) -> None:
-        """Fold a step's gain per unit of cost into the layer's running average."""
+        """Fold a step's gain per unit of its ``cost`` into the layer's running average."""
         assert self._gain_rate is not None
         gained = accuracy - before[0] if self.criterion == "accuracy" else before[1] - loss
-        rate = gained / (evals * self.layer_costs.get(name, 1.0))
+        rate = gained / cost
         old = self._gain_rate[layer]
         self._gain_rate[layer] = (
             rate if old is None else (1 - self.memory) * old + self.memory * rate

@@ -28,3 +28,6 @@ fi
 if [ -z "${AANN_MNIST_DIR:-}" ]; then
   .venv/bin/python -m aann_env.tasks.mnist
 fi
+# Compiles the numba kernels into their cache once (about 30 s the first time, then a few), so
+# that test workers and the processes they start do not each compile them at once.
+.venv/bin/python -m aann_env.evaluation

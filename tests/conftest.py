@@ -21,6 +21,9 @@ def pytest_configure(config: pytest.Config) -> None:
     ``cores // workers`` threads (at least one), so two workers on two cores run two threads,
     not four that preempt each other. The search arithmetic is exact whatever the thread count,
     and a test that compares two trainings runs both in one worker."""
+    from aann_env.memory import reuse_freed_memory
+
+    reuse_freed_memory()  # as the aann command does (speed only)
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if not workers:
         return
@@ -30,6 +33,9 @@ def pytest_configure(config: pytest.Config) -> None:
     threads = max(1, (os.cpu_count() or 1) // int(workers))
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    # The processes a test starts (the CLI, Ray actors) inherit the share through the environment.
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(name, str(threads))
 
 
 ONE_WORKER = {

@@ -38,3 +38,35 @@ def test_env_throughput_benchmark_runs():
     bench = _load("env_throughput")
     rows = bench.run_benchmark(bench.Config(eval_size=100, seconds=0.05, neighborhood_size=2))
     assert len(rows) == 6 and all(rate > 0 and steps >= 1 for _, _, rate, steps in rows)
+
+
+def test_step_cost_benchmark_fits_a_model_and_checks_it(capsys):
+    bench = _load("step_cost")
+    cfg = bench.Config(
+        eval_size=100,
+        sizes=(("fc", (4, 16)), ("2.0", (2,))),
+        seconds=0.05,
+        min_steps=2,
+        commits=2,
+        check_seconds=0.2,
+    )
+    env = bench._env(cfg)
+    fits = []
+    for layer, sizes in cfg.sizes:
+        commit = bench.time_commits(env, layer, cfg)
+        rows = [(k, dt, c) for k in sizes for dt, c in bench.time_steps(env, layer, k, cfg)]
+        fits.append(bench.fit_layer(layer, rows, commit))
+    record = bench.calibration(fits, bench.time_batch_move(env, cfg), 200, "test")
+    assert record["neighbour"]["fc"] == 1.0 and record["neighbour"]["1.0"] == 1200.0  # not timed
+    assert all(v >= 0 for v in record["step"].values()) and record["unit_seconds"] > 0
+    rows = bench.check(env, record, cfg)
+    assert [r[0] for r in rows] == ["fc, 64 neighbours", "adaptive (aann search)"]
+    assert all(wall > 0 and per_n > 0 and per_c > 0 for _, wall, per_n, per_c in rows)
+
+
+def test_a_step_cost_fit_recovers_its_line():
+    bench = _load("step_cost")
+    rows = [(k, 2e-6 * k + 1e-3 + 5e-4 * c, c) for k in (16, 64, 256) for c in (False, True)]
+    fit = bench.fit_layer("fc", rows, 5e-4)
+    assert fit.per_neighbour == pytest.approx(2e-6) and fit.per_step == pytest.approx(1e-3)
+    assert fit.residual < 1e-9

@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from aann_env.errors import AANNError
+from aann_env.memory import reuse_freed_memory
 from agents.cli import analyze, drive, ensemble, plot, rl, search, train, walk
 from agents.cli import eval as eval_net  # not the builtin
 
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Bad flags exit through argparse (``SystemExit(2)``); an :class:`aann_env.errors.AANNError`
     becomes one line on stderr and status 2, Ctrl-C status 130.
     """
+    reuse_freed_memory()  # speed only: big tensors stop page-faulting afresh (aann_env.memory)
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)

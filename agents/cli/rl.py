@@ -15,6 +15,7 @@ from typing import Any
 
 from agents.cli.args import fail, layer_counts, positive_float, positive_int, sparsity
 from agents.cli.rl_proxy import add_proxy_parser
+from agents.cli.search_options import add_cost_model_option
 from agents.rl.config import ALGOS, FORMULATIONS, HELD_OUT_SEEDS, RLConfig
 
 OPTIONS = (
@@ -195,6 +196,7 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
         metavar="LAYER=K,...",
         help="the SENSE contenders' neighbourhood sizes, e.g. fc=64 (default: the task's)",
     )
+    add_cost_model_option(e)
     e.add_argument(
         "--results",
         nargs="+",
@@ -214,15 +216,16 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     """Compare the policy (if given) with SENSE's schedules; print and write the table."""
     from aann_env.viz import plot_comparison
-    from agents.rl.evaluate import append_csv, compare, read_csv, table
+    from agents.rl.evaluate import compare, merge, table
     from agents.rl.paired import paired, paired_table
 
     try:
         if args.results:
-            results = [r for path in args.results for r in read_csv(Path(path))]
-            if args.out:
-                Path(args.out).unlink(missing_ok=True)
-                append_csv(Path(args.out), results)
+            if args.out and str(Path(args.out).resolve()) in {
+                str(Path(p).resolve()) for p in args.results
+            }:
+                return fail("rl eval", "--out must not be one of the --results files")
+            results = merge(args.results, args.out)
         else:
             if args.budget is None:
                 return fail("rl eval", "give --budget (or --results to merge earlier results)")
@@ -237,6 +240,7 @@ def run_eval(args: argparse.Namespace) -> int:
                 contenders=args.contenders,
                 log=args.out,
                 sizes=args.sizes if isinstance(args.sizes, dict) else None,
+                cost_model=args.cost_model,
             )
     except (ValueError, OSError) as exc:
         return fail("rl eval", str(exc))

@@ -191,6 +191,7 @@ def _config(args: argparse.Namespace) -> SearchConfig:
         budget_evals=args.budget_evals,
         budget_seconds=args.budget_seconds,
         budget_cost=args.budget_cost,
+        cost_model=args.cost_model,
         eval_size=pick("eval_size"),
         device=args.device,
         data_dir=args.data_dir,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from aann_env.envs.cost_model import COST_MODELS
 from agents.cli.args import (
     add_data_args,
     layer_counts,
@@ -129,6 +130,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="stop after C units of evaluation cost (a conv 1.0 neighbour costs 1200 fc ones; "
         "aann_env/envs/schedule.py); the rl agent needs it",
     )
+    add_cost_model_option(p)
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="the run directory")
     p.add_argument(
@@ -338,4 +340,16 @@ def _add_rl_options(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="W",
         help="odds of each layer, e.g. 0,1,3 (SENSE uniform schedule, random search, annealing)",
+    )
+
+
+def add_cost_model_option(p: argparse.ArgumentParser) -> None:
+    """``--cost-model``: what a step costs (aann_env/envs/cost_model.py)."""
+    p.add_argument(
+        "--cost-model",
+        choices=COST_MODELS,
+        default="neighbours",
+        help="what a step costs: neighbours (default: neighbours scored, by fixed layer ratios) "
+        "or calibrated (measured time, per-step and commit costs included; "
+        "benchmarks/step_cost.py)",
     )

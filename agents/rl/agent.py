@@ -106,7 +106,9 @@ class RLSchedule(SearchAgent):
             return float(self.budget.cost)
         if self.budget is not None and self.budget.seconds is not None:
             wall = self.wall_time()
-            rate = self.cost / wall if self.cost > 0 and wall > 0 else NOMINAL_RATE
+            unit = self.cost_model.unit_seconds  # a model of time knows its rate
+            nominal = NOMINAL_RATE if unit is None else 1.0 / unit
+            rate = self.cost / wall if self.cost > 0 and wall > 0 else nominal
             return self.cost + max(self.budget.seconds - wall, 0.0) * rate
         raise ValueError(
             "the rl agent needs a cost or wall-time budget (Budget(cost=...) or "
@@ -141,9 +143,12 @@ class RLSchedule(SearchAgent):
         step = u.search.sense_step(d.layer, d.k, self.criterion, "no_worse", commit=env.step)
         self._counts = [self._counts[0] + step.accepted, self._counts[1] + 1]
         budget = self.budget_cost()
-        if d.add(d.k * float(costs[d.layer]), budget / self.decisions, budget):
+        name = u.network.layer_names[d.layer]
+        if d.add(
+            self.cost_model.step_cost(name, d.k, step.accepted), budget / self.decisions, budget
+        ):
             self._close_decision(env)
-        return u.network.layer_names[d.layer], d.k, step.accepted
+        return name, d.k, step.accepted
 
     def _close_decision(self, env: gym.Env) -> None:
         """Record the finished decision's reward and cost (the env's observation history)."""

@@ -17,6 +17,7 @@ until the same budget of evaluation cost is spent (:class:`agents.budget.Budget`
 from __future__ import annotations
 
 import csv
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from aann_env.envs.cost_model import cost_model as get_cost_model
 from aann_env.envs.registration import TASK_ENV_IDS
 from agents.base import SearchAgent
 from agents.budget import Budget
@@ -34,7 +36,13 @@ from agents.presets import DEFAULT
 from agents.rl.agent import RLSchedule
 from agents.rl.records import append_rows, columns
 from agents.rl.rule import HandRule, parse_rule
-from agents.rl.timeline import LayerTimeline, cost_share, format_share, parse_share
+from agents.rl.timeline import (
+    LayerTimeline,
+    cost_share,
+    format_share,
+    parse_share,
+    read_segments,
+)
 from agents.sense import SCHEDULES, SENSE, TASK_NEIGHBORHOODS
 
 
@@ -98,25 +106,29 @@ def run_one(
     policy: str | os.PathLike[str] | None = None,
     sizes: dict[str, int] | None = None,
     timeline: LayerTimeline | None = None,
+    cost_model: str = "neighbours",
 ) -> Result:
     """One contender's search from the start of ``seed`` until ``budget`` of cost is spent
     (its layer choices recorded into ``timeline``, a new one if None)."""
     agent = contender(name, task, policy, sizes)
     agent.rng = np.random.default_rng((seed, 1))  # as aann search seeds it
+    agent.cost_model = get_cost_model(cost_model)
     env.reset(seed=seed)
     timeline = timeline if timeline is not None else LayerTimeline(name, seed, budget)
     start = time.perf_counter()
     agent.run(env, Budget(cost=budget), timeline)
     wall = time.perf_counter() - start
     u = env.unwrapped
-    best = agent.best_network
-    best_test = u.test_accuracy(best) if best is not None else float("nan")
+    best, test = agent.best_network, u.test_accuracy()
+    best_test = (
+        float("nan") if best is None else test if best == u.network else u.test_accuracy(best)
+    )
     return Result(
         name,
         seed,
         budget,
         u.val_accuracy,
-        u.test_accuracy(),
+        test,
         agent.steps,
         agent.cost,
         wall,
@@ -158,6 +170,7 @@ def compare(
     protocol: str = "search",
     selection_size: int | None = None,
     sizes: dict[str, int] | None = None,
+    cost_model: str = "neighbours",
 ) -> list[Result]:
     """Every contender from every start at every budget.
 
@@ -175,14 +188,20 @@ def compare(
         protocol: ``"search"`` or ``"paper"`` (module docstring).
         selection_size: ``"search"``: validation images the best network is selected by.
         sizes: The SENSE contenders' neighbourhood sizes per layer (default: the task's).
+        cost_model: What a step costs, so what the budgets count (:mod:`aann_env.envs.cost_model`).
     """
     scoring = protocol_kwargs(protocol, eval_size, selection_size)
     names = list(contenders or ((["policy"] if policy is not None else []) + list(SCHEDULES)))
     for name in names:  # unknown names fail before any search runs
         if name != "policy" or policy is None:
             contender(name, task, policy, sizes)
+    done: dict[tuple[str, int, float], Result] = {}
+    if log is not None:
+        wanted = settings(task, sparsity, scoring, sizes, policy if "policy" in names else None)
+        wanted["cost_model"] = get_cost_model(cost_model).to_dict()
+        check_settings(Path(log), wanted)
+        done = {(r.name, r.seed, r.budget): r for r in read_csv(Path(log))} if _exists(log) else {}
     env = gym.make(TASK_ENV_IDS[task], sparsity=sparsity, max_episode_steps=-1, **scoring)
-    done = {(r.name, r.seed, r.budget): r for r in read_csv(Path(log))} if _exists(log) else {}
     results = []
     for budget in budgets:
         for seed in seeds:
@@ -191,7 +210,7 @@ def compare(
                     results.append(done[(name, seed, float(budget))])
                     continue
                 timeline = LayerTimeline(name, seed, budget)
-                result = run_one(env, name, seed, budget, task, policy, sizes, timeline)
+                result = run_one(env, name, seed, budget, task, policy, sizes, timeline, cost_model)
                 results.append(result)
                 if log is not None:
                     append_rows(timeline_path(log), timeline.segments)
@@ -203,6 +222,92 @@ def compare(
 def timeline_path(log: str | os.PathLike[str]) -> Path:
     """Where the layer timelines of a results CSV go: ``<stem>.timeline.csv`` beside it."""
     return Path(log).with_suffix(".timeline.csv")
+
+
+def settings_path(log: str | os.PathLike[str]) -> Path:
+    """Where the settings of a results CSV go: ``<stem>.settings.json`` beside it."""
+    return Path(log).with_suffix(".settings.json")
+
+
+def settings(
+    task: str,
+    sparsity: float,
+    scoring: dict[str, Any],
+    sizes: dict[str, int] | None,
+    policy: str | os.PathLike[str] | None,
+) -> dict[str, Any]:
+    """What every row of one results CSV must share: the task, starts, scoring, SENSE sizes and
+    the policy file's hash (contenders, seeds and budgets may grow on a resume)."""
+    from agents.rl.policy import SHIPPED_SHA256, sha256
+
+    digest = None
+    if policy is not None:
+        digest = SHIPPED_SHA256 if str(policy) == "shipped" else sha256(Path(policy))
+    return {
+        "task": task,
+        "sparsity": float(sparsity),
+        "scoring": dict(scoring),
+        "sizes": dict(sorted((sizes or {}).items())),
+        "policy_sha256": digest,
+    }
+
+
+def check_settings(log: Path, wanted: dict[str, Any]) -> None:
+    """Refuse to add rows made under other settings to ``log``; record the settings of a new one.
+
+    Raises:
+        ValueError: ``log`` holds results of other settings (it names the differences).
+    """
+    path = settings_path(log)
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"{path} is not valid JSON ({exc}); delete it or pick a new --out"
+            ) from None
+        differ = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
+        if differ:
+            said = "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in differ.items())
+            raise ValueError(
+                f"{log} holds results of other settings ({said}); rerun with the same options "
+                "or pick a new --out"
+            )
+        return
+    # A CSV from before settings were recorded is taken to match (it cannot be checked).
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(wanted, indent=2) + "\n")
+
+
+def merge(
+    sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str] | None
+) -> list[Result]:
+    """The results of several results CSVs (``aann rl eval --results``); with ``out``, written
+    there with their timelines and settings.
+
+    Raises:
+        ValueError: A file is not a results CSV, or the sources' recorded settings differ.
+    """
+    results = [r for path in sources for r in read_csv(Path(path))]
+    recorded = [
+        json.loads(settings_path(p).read_text()) for p in sources if settings_path(p).is_file()
+    ]
+    if any(s != recorded[0] for s in recorded[1:]):
+        raise ValueError(
+            f"the results were made under different settings (see {settings_path(sources[0]).name} "
+            "beside each CSV); merge only results of one comparison"
+        )
+    if out is not None:
+        out = Path(out)
+        for path in (out, timeline_path(out), settings_path(out)):
+            path.unlink(missing_ok=True)
+        append_csv(out, results)
+        for path in sources:
+            if timeline_path(path).is_file():
+                append_rows(timeline_path(out), read_segments(timeline_path(path)))
+        if recorded:
+            settings_path(out).write_text(json.dumps(recorded[0], indent=2) + "\n")
+    return results
 
 
 def _exists(log: str | os.PathLike[str] | None) -> bool:

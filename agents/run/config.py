@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from aann_env.envs.cost_model import cost_model
 from aann_env.envs.registration import TASK_ENV_IDS
 from aann_env.envs.scoring import check_scoring
 from aann_env.runs.history import SCORE_COLUMNS, SEARCH_COLUMNS
@@ -124,6 +125,9 @@ class SearchConfig:
     """Stop after this much wall time (summed over resumes)."""
     budget_cost: float | None = None
     """Stop after this much evaluation cost (:class:`agents.budget.Budget`)."""
+    cost_model: str = "neighbours"
+    """What a step costs (:mod:`aann_env.envs.cost_model`): "neighbours" scored, or
+    "calibrated" (measured seconds, per-step and commit costs included)."""
     score_on: str = "train"
     """Split the search scores neighbours on: "train" (validation stays for selecting the best
     network) or "valid" (the paper's protocol: one split for both). A stored config without it
@@ -161,6 +165,7 @@ class SearchConfig:
                 f"unknown task {self.task!r}; tasks with an env: {sorted(TASK_ENV_IDS)}"
             )
         self.budget()  # validates
+        cost_model(self.cost_model)  # validates (and finds the calibration file)
         if self.workers is not None and int(self.workers) < 1:
             raise ValueError(f"workers must be at least 1 Ray actor, got {self.workers}")
         check_scoring(self.score_on, self.rotate_every)
@@ -236,6 +241,8 @@ class SearchConfig:
                 d.pop(k)
         if d["rotate_every"] is None:
             d.pop("rotate_every")
+        if d["cost_model"] == "neighbours":  # what every config before the models meant
+            d.pop("cost_model")
         return d
 
     def trajectory_key(self) -> str:

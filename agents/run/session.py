@@ -18,6 +18,7 @@ import numpy as np
 
 import aann_env  # noqa: F401  (registers the env ids)
 from aann_env.core.network import TernaryNetwork
+from aann_env.envs.cost_model import cost_model
 from aann_env.envs.registration import TASK_ENV_IDS
 from aann_env.runs.snapshot import Snapshot
 from agents.base import BaseCallback, SearchAgent, score_fields
@@ -45,6 +46,7 @@ def make_agent(cfg: SearchConfig) -> SearchAgent:
     """The agent of a search, its generator seeded apart from the env's."""
     agent = make_named_agent(cfg.agent, **cfg.agent_arguments())
     agent.rng = np.random.default_rng((cfg.seed, 1))  # a stream apart from the env's
+    agent.cost_model = cost_model(cfg.cost_model)
     return agent
 
 
@@ -154,6 +156,8 @@ class Search:
             "steps": a.steps,
             "evals": a.evals,
             "wall_time": a.elapsed,
+            "cost": a.cost,
+            "cost_model": a.cost_model.name,
             "score_on": self.config.score_on,
             "score_accuracy": u.accuracy,
             "val_accuracy": u.val_accuracy,

@@ -186,3 +186,29 @@ def test_each_subcommand_help_exits_0(command, capsys):
         main([command, "--help"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: aann {command} ")
+
+
+def test_search_counts_cost_under_the_calibrated_model_and_resumes_under_it(tmp_path):
+    from aann_env.envs.cost_model import cost_model
+
+    run = tmp_path / "run"
+    at = TINY.index("--budget-evals")
+    tiny = TINY[:at] + TINY[at + 2 :]
+    argv = ["search", *tiny, "--no-plot", "--budget-cost", "3000", "--cost-model", "calibrated"]
+    assert main([*argv, "--out", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    model = cost_model("calibrated")
+    steps = summary["steps"]
+    assert summary["cost_model"] == "calibrated" and summary["evals"] == 16 * steps
+    # Every step pays its 16 neighbours, its fixed cost and, when it commits, the commit.
+    low = steps * model.step_cost("fc", 16)
+    high = steps * model.step_cost("fc", 16, committed=True)
+    assert low - 1e-6 <= summary["cost"] <= high + 1e-6  # sums of decimals: a rounding slack
+    assert summary["cost"] >= 3000 > summary["cost"] - model.step_cost("fc", 16, committed=True)
+    assert json.loads((run / "config.json").read_text())["cost_model"] == "calibrated"
+    resume = ["search", "--out", str(run), "--resume", "--no-progress", "--no-plot"]
+    assert main([*resume, "--budget-cost", "6000"]) == 0
+    assert json.loads((run / "summary.json").read_text())["cost"] >= 6000
+    with pytest.raises(SystemExit) as exc:  # argparse refuses an unknown model by name
+        main(["search", "--cost-model", "seconds", "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2

@@ -16,7 +16,14 @@ from agents.budget import Budget
 from agents.cli import main
 from agents.presets import DEFAULT
 from agents.rl.agent import NOMINAL_RATE, RLSchedule
-from agents.rl.evaluate import Result, compare, protocol_kwargs, read_csv, timeline_path
+from agents.rl.evaluate import (
+    Result,
+    compare,
+    protocol_kwargs,
+    read_csv,
+    settings_path,
+    timeline_path,
+)
 from agents.rl.paired import paired
 from agents.rl.policy import PolicyError, load_policy
 from agents.rl.timeline import cost_share, parse_share, read_segments
@@ -152,7 +159,8 @@ def test_the_shipped_policy_loads_and_matches_its_hash() -> None:
 def test_rl_eval_runs_every_contender_at_equal_cost(policy_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "results.csv"
     args = ["rl", "eval", str(policy_file), "--seeds", "900000", "--budget", "300,500"]
-    assert main([*args, "--eval-size", "100", "--selection-size", "200", "--out", str(out)]) == 0
+    args += ["--eval-size", "100", "--selection-size", "200"]
+    assert main([*args, "--out", str(out)]) == 0
     results = read_csv(out)
     assert all(0 < r.best_test_accuracy < 1 and r.best_val_accuracy > 0 for r in results)
     names = ["policy", "alternate", "fc", "random-block", "uniform", "adaptive", "handoff"]
@@ -163,9 +171,19 @@ def test_rl_eval_runs_every_contender_at_equal_cost(policy_file: Path, tmp_path:
     merged = tmp_path / "merged.csv"
     assert main(["rl", "eval", "--results", str(out), str(out), "--out", str(merged)]) == 0
     assert len(read_csv(merged)) == 28
+    assert len(read_segments(timeline_path(merged))) == 2 * len(read_segments(timeline_path(out)))
+    assert settings_path(merged).read_text() == settings_path(out).read_text()
+    assert main(["rl", "eval", "--results", str(out), "--out", str(out)]) == 2  # would erase it
     before = out.read_text()
     assert main([*args, "--out", str(out)]) == 0  # the same command again: nothing left to run
     assert out.read_text() == before
+    # Resuming under other settings would mix incomparable rows: refused, nothing written.
+    other = [a if a != "200" else "300" for a in args]
+    assert main([*other, "--out", str(out)]) == 2
+    assert main([*args[:-4], "--out", str(out)]) == 2  # the protocol's default image counts
+    assert out.read_text() == before
+    with pytest.raises(ValueError, match="selection_size"):
+        compare(policy_file, [900000], [300], eval_size=100, selection_size=300, log=out)
     assert main(["rl", "eval", "--budget", "100", "--contenders", "fc,greedy"]) == 2
     assert main(["rl", "eval", "--budget", "100", "--contenders", "fc:1e-6"]) == 2
     assert main(["rl", "eval", "--budget", "100", "--contenders", "rule:x"]) == 2
