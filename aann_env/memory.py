@@ -5,7 +5,7 @@ A forward pass over 1,000 images allocates activations of 30-50 MB a batch. glib
 allocations above its mmap threshold (at most 32 MB by default) with fresh ``mmap`` pages and
 returns them on ``free``, so every batch faults its pages in again: on the 2-core development
 machine the test-set pass of a checkpoint (10,000 images) took 2.9 s, 45% of it in the kernel,
-and 1.45 s with the memory kept (``/usr/bin/time``: system time 12.9 s -> 2.1 s over the five
+and 1.45 s with the memory kept (``/usr/bin/time``: system time 12.9 s -> 2.1 s over the four
 passes of the measurement). :func:`reuse_freed_memory` raises the mmap and trim thresholds to
 1 GiB, so such blocks come from the heap and stay there after ``free``. The price: the process
 keeps its peak heap instead of shrinking after it.

@@ -54,7 +54,8 @@ class SearchAgent(ABC):
         self.evals = 0
         self.cost = 0.0  # evaluation cost under cost_model
         self.cost_model: CostModel = NEIGHBOURS
-        """What a step costs (:mod:`aann_env.envs.cost_model`); set it before :meth:`run`."""
+        """What a step costs (:mod:`aann_env.envs.cost_model`); set it before :meth:`run`. Left
+        at the default, the agent takes its env's model (``gym.make(..., cost_model=...)``)."""
         self.elapsed = 0.0  # wall time spent in earlier sessions of the same search
         self.best_accuracy = -1.0
         self.best_network: TernaryNetwork | None = None
@@ -79,6 +80,9 @@ class SearchAgent(ABC):
                 "episode: past the limit every step is truncated (and its test accuracy "
                 "measured); make the env with max_episode_steps=-1"
             )
+        model = getattr(getattr(unwrapped, "search", None), "cost_model", None)
+        if self.cost_model is NEIGHBOURS and model is not None and model.name != "neighbours":
+            self.cost_model = model  # left at the default, an agent counts what its env counts
         self.budget = budget
         self._start = time.perf_counter()
         self._note_best(env)

@@ -32,6 +32,8 @@ import numpy as np
 from aann_env.core.forward import evaluate
 from aann_env.core.network import TernaryNetwork, random_network
 from aann_env.envs import schedule
+from aann_env.envs.cost_model import NEIGHBOURS, CostModel
+from aann_env.envs.cost_model import cost_model as get_cost_model
 from aann_env.envs.scoring import ScoringEvaluators, ScoringSet, SwapScorer
 from aann_env.envs.selection import AcceptRule, Criterion, select
 from aann_env.evaluation import IncrementalEvaluator, SwapScores
@@ -48,7 +50,8 @@ class SenseStep:
         swap: The selected neighbour, ``(layer, src, dst)`` (committed if ``accepted``).
         accepted: Whether the selected neighbour was committed.
         evals: Neighbours scored.
-        cost: Their evaluation cost (``evals * layer_costs[layer]``).
+        cost: Its evaluation cost (:meth:`FamilySearch.step_cost`: ``evals * layer_costs[layer]``
+            under the default cost model).
         before: Accuracy and loss on the scoring images before the step.
     """
 
@@ -113,11 +116,14 @@ class FamilySearch:
         layer_costs: np.ndarray,
         device: str = "cpu",
         data_dir: str | os.PathLike[str] | None = None,
+        cost_model: CostModel = NEIGHBOURS,
     ) -> None:
         self.task = task
         self.scorer = scorer
         self.layer_costs = layer_costs
         """Cost of scoring one neighbour of each layer (see :mod:`aann_env.envs.schedule`)."""
+        self.cost_model = cost_model
+        """What a SENSE step costs beyond its neighbours (:mod:`aann_env.envs.cost_model`)."""
         self.device = device
         self.data_dir = data_dir
         self.rng: np.random.Generator | None = None
@@ -137,14 +143,23 @@ class FamilySearch:
         layer_costs: Mapping[str, float] | None = None,
         device: str = "cpu",
         data_dir: str | os.PathLike[str] | None = None,
+        cost_model: str | CostModel = "neighbours",
     ) -> FamilySearch:
         """A search on ``task`` scoring ``eval_size`` images of ``score_on`` (see
-        :meth:`aann_env.envs.scoring.ScoringEvaluators.for_task`)."""
+        :meth:`aann_env.envs.scoring.ScoringEvaluators.for_task`), its steps costed by
+        ``cost_model`` (or by ``layer_costs`` per neighbour, not both)."""
+        model = get_cost_model(cost_model)
+        if layer_costs is not None and model.name != "neighbours":
+            raise ValueError(
+                f"layer_costs and cost_model={model.name!r} both set what a neighbour costs; "
+                "give one of them"
+            )
         scorer = ScoringEvaluators.for_task(
             task, score_on, eval_size, rotate_every, selection_size, data_dir, device
         )
-        costs = schedule.layer_costs(task.arch, layer_costs)
-        return cls(task, scorer, costs, device, data_dir)
+        table = model.neighbour if layer_costs is None else layer_costs
+        costs = schedule.layer_costs(task.arch, table)
+        return cls(task, scorer, costs, device, data_dir, model)
 
     # -------------------------------------------------------------------------------- state
     @property
@@ -194,6 +209,17 @@ class FamilySearch:
     def cost(self, layer: int, k: int = 1) -> float:
         """Evaluation cost of scoring ``k`` neighbours of ``layer``."""
         return k * float(self.layer_costs[layer])
+
+    def step_cost(self, layer: int, k: int, committed: bool) -> float:
+        """Cost of a SENSE step of ``k`` neighbours of ``layer``: :meth:`cost` plus the cost
+        model's fixed and commit costs (none under the default, ``"neighbours"``)."""
+        cost = self.cost(layer, k)
+        model, name = self.cost_model, self.task.arch.layer_names[layer]
+        if model.step:
+            cost += float(model.step.get(name, 0.0))
+        if committed and model.commit:
+            cost += float(model.commit.get(name, 0.0))
+        return cost
 
     # ------------------------------------------------------------------------------ the steps
     def reset(self, net: TernaryNetwork, rng: np.random.Generator) -> None:
@@ -271,7 +297,8 @@ class FamilySearch:
         swap = swaps[choice.index]
         if choice.accept:
             (self.commit if commit is None else commit)(swap)
-        return SenseStep(layer, swap, choice.accept, len(swaps), self.cost(layer, k), before)
+        cost = self.step_cost(layer, k, choice.accept)
+        return SenseStep(layer, swap, choice.accept, len(swaps), cost, before)
 
     # ---------------------------------------------------------------------------- the seam
     def attach_scorer(self, scorer: SwapScorer | None) -> None:

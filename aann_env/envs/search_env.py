@@ -77,6 +77,7 @@ class SharedArgs(TypedDict, total=False):
     reward: RewardMode
     budget: float | tuple[float, float] | None
     layer_costs: Mapping[str, float] | None
+    cost_model: str
     test_at_episode_end: bool
     target_accuracy: float | None
     device: str
@@ -118,6 +119,7 @@ class AANNEnv(gym.Env[np.ndarray, Any], ABC):
     | `reward` | `"accuracy"` | `"accuracy"` or `"loss"` |
     | `budget` | `None` | truncate when this much evaluation cost is spent; a `(low, high)` range draws each episode's budget log-uniformly from `self.np_random` |
     | `layer_costs` | `None` | cost of one neighbour per layer name (default `aann_env.envs.schedule.LAYER_COSTS`) |
+    | `cost_model` | `"neighbours"` | what a SENSE step costs: `"neighbours"` scored, or `"calibrated"` (measured time: per-step and commit costs too; `aann_env.envs.cost_model`); a direct swap costs one neighbour either way |
     | `test_at_episode_end` | `True` | add `info["test_accuracy"]` when an episode ends |
     | `target_accuracy` | `None` | terminate when the scoring accuracy reaches it |
     | `device` | `"cpu"` | torch device of the evaluators |
@@ -145,6 +147,7 @@ class AANNEnv(gym.Env[np.ndarray, Any], ABC):
         reward: RewardMode = "accuracy",
         budget: float | tuple[float, float] | None = None,
         layer_costs: Mapping[str, float] | None = None,
+        cost_model: str = "neighbours",
         test_at_episode_end: bool = True,
         target_accuracy: float | None = None,
         device: str = "cpu",
@@ -180,6 +183,7 @@ class AANNEnv(gym.Env[np.ndarray, Any], ABC):
             layer_costs=layer_costs,
             device=device,
             data_dir=data_dir,
+            cost_model=cost_model,
         )
         """The search core: network, evaluators, generator and costs."""
         self.eval_size = self.search.scoring_set.n

@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from aann_env.envs.cost_model import COST_MODELS
 from agents.cli.args import fail, layer_counts, positive_float, positive_int, sparsity
 from agents.cli.rl_proxy import add_proxy_parser
 from agents.cli.search_options import add_cost_model_option
@@ -52,6 +53,7 @@ OPTIONS = (
     "teacher",
     "clone_episodes",
     "clone_epochs",
+    "cost_model",
 )
 """The flags that set :class:`~agents.rl.config.RLConfig` fields (default None: its default)."""
 
@@ -131,6 +133,13 @@ def _add_proxy_options(t: argparse.ArgumentParser) -> None:
     g.add_argument("--observation-version", type=int, choices=[1, 2], default=None)
     g.add_argument("--budget-end", choices=["truncated", "terminated"], default=None)
     g.add_argument("--gamma", type=positive_float, default=None, help="discount (0.99)")
+    g.add_argument(
+        "--cost-model",
+        choices=COST_MODELS,
+        default=None,
+        help="what a SENSE step of the training envs costs (default neighbours; calibrated: "
+        "measured time, aann_env/envs/cost_model.py)",
+    )
     g.add_argument("--snapshots", default=None, help="episode starts (aann rl proxy --snapshots)")
     g.add_argument("--reference", default=None, help="the proxy CSV of the reference curves")
     g.add_argument(

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import gymnasium as gym
 
+from aann_env.envs.cost_model import cost_model
 from aann_env.envs.proposal import layer_choice
 from aann_env.envs.schedule import check_budget, size_table
 from aann_env.tasks import get_task
@@ -87,6 +88,9 @@ class RLConfig:
     """``teacher``: the teacher's episodes to clone from."""
     clone_epochs: int = 300
     """``teacher``: passes over the demonstrations."""
+    cost_model: str = "neighbours"
+    """What a SENSE step of the training envs costs, so what the budget counts
+    (:mod:`aann_env.envs.cost_model`): ``"neighbours"`` or ``"calibrated"``."""
     budget: tuple[float, ...] = (250_000.0, 1_250_000.0)
     """``"schedule"``: evaluation cost of an episode (see :mod:`aann_env.envs.schedule`), or a
     ``(low, high)`` range each episode draws its budget from log-uniformly."""
@@ -123,6 +127,7 @@ class RLConfig:
     """Free-form notes."""
 
     def __post_init__(self) -> None:
+        cost_model(self.cost_model)  # validates
         if self.formulation not in FORMULATIONS:
             raise ValueError(f"formulation must be one of {FORMULATIONS}, got {self.formulation!r}")
         if self.algo not in ALGOS:
@@ -228,6 +233,8 @@ def env_kwargs(cfg: RLConfig) -> dict[str, Any]:
         "selection_size": cfg.selection_size,
         "test_at_episode_end": False,  # a test pass per episode would cost more than the episode
     }
+    if cfg.cost_model != "neighbours":  # the envs of earlier configs exactly as they were
+        kwargs["cost_model"] = cfg.cost_model
     if cfg.formulation == "schedule":
         kwargs |= {
             "budget": cfg.budget if len(cfg.budget) == 2 else cfg.budget[0],

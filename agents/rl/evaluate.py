@@ -201,7 +201,13 @@ def compare(
         wanted["cost_model"] = get_cost_model(cost_model).to_dict()
         check_settings(Path(log), wanted)
         done = {(r.name, r.seed, r.budget): r for r in read_csv(Path(log))} if _exists(log) else {}
-    env = gym.make(TASK_ENV_IDS[task], sparsity=sparsity, max_episode_steps=-1, **scoring)
+    env = gym.make(
+        TASK_ENV_IDS[task],
+        sparsity=sparsity,
+        max_episode_steps=-1,
+        cost_model=cost_model,
+        **scoring,
+    )
     results = []
     for budget in budgets:
         for seed in seeds:

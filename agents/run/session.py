@@ -38,6 +38,7 @@ def make_env(cfg: SearchConfig) -> gym.Env:
         selection_size=cfg.selection_size,
         device=cfg.device,
         data_dir=cfg.data_dir,
+        cost_model=cfg.cost_model,  # the env's info["cost"] counts what the agent counts
         max_episode_steps=-1,  # a search is one open-ended episode
     )
 

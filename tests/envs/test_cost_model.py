@@ -11,9 +11,6 @@ import pytest
 import aann_env.envs.cost_model as cm
 from aann_env.envs.cost_model import NEIGHBOURS, CostModel, cost_model
 from aann_env.envs.schedule import LAYER_COSTS
-from agents.base import BaseCallback
-from agents.budget import Budget, StepInfo
-from agents.sense import SENSE
 
 pytestmark = pytest.mark.usefixtures("mnist_ready")
 
@@ -66,37 +63,25 @@ def test_a_bad_calibration_file_says_what_to_do(tmp_path: Path, record, message)
         cost_model("seconds")
 
 
-class _Steps(BaseCallback):
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[StepInfo] = []
-
-    def _on_step(self, info: StepInfo) -> bool:
-        self.rows.append(info)
-        return True
-
-
-def test_an_agent_spends_its_budget_under_its_model() -> None:
-    env = gym.make("AANN-MNIST-v0", eval_size=100, max_episode_steps=-1)
-    model = CostModel("m", {"fc": 1.0}, {"fc": 100.0}, {"fc": 1000.0})
-    spent = {}
-    for m in (NEIGHBOURS, model):
-        env.reset(seed=0)
-        agent = SENSE(seed=1, neighborhood_size={"fc": 16, "2.0": 2, "1.0": 2}, schedule="fc")
-        agent.cost_model = m
-        steps = _Steps()
-        agent.run(env, Budget(cost=5_000), steps)
-        commits = sum(s.committed for s in steps.rows)
-        assert agent.cost == pytest.approx(
-            sum(m.step_cost("fc", 16, s.committed) for s in steps.rows)
-        )
-        assert agent.cost == len(steps.rows) * (16 + m.step.get("fc", 0)) + commits * m.commit.get(
-            "fc", 0
-        )
-        spent[m.name] = len(steps.rows)
-        state = agent.state_dict()
-        assert state.get("cost_model", "neighbours") == m.name
-    assert spent["m"] < spent["neighbours"] / 5  # the fixed costs end the search sooner
-    other = SENSE(seed=1, schedule="fc")
-    with pytest.raises(ValueError, match="--cost-model m"):
-        other.load_state_dict(state, None)
+def test_the_schedule_env_costs_its_steps_under_the_calibrated_model() -> None:
+    model = cost_model("calibrated")
+    env = gym.make(
+        "AANN-MNIST-v0",
+        eval_size=100,
+        action_mode="schedule",
+        neighborhood_sizes=(4, 16),
+        budget=1e6,
+        cost_model="calibrated",
+    )
+    env.reset(seed=0)
+    names = env.unwrapped.network.layer_names
+    spent = 0.0
+    for action in (0, 3, 5):  # 1.0 x4, 2.0 x16, fc x16
+        _, _, _, _, info = env.step(action)
+        layer, k = names[info["layer"]], (4, 16)[action % 2]
+        assert info["cost"] == model.step_cost(layer, k, info["committed"])
+        spent += info["cost"]
+    assert info["spent"] == pytest.approx(spent)
+    assert env.unwrapped.layer_costs.tolist() == [model.neighbour[n] for n in names]
+    with pytest.raises(ValueError, match="give one of them"):
+        gym.make("AANN-MNIST-v0", eval_size=100, layer_costs={"fc": 2.0}, cost_model="calibrated")
