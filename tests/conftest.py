@@ -33,9 +33,6 @@ def pytest_configure(config: pytest.Config) -> None:
     threads = max(1, (os.cpu_count() or 1) // int(workers))
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    # The processes a test starts (the CLI, Ray actors) inherit the share through the environment.
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(name, str(threads))
 
 
 ONE_WORKER = {
