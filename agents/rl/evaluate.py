@@ -272,12 +272,22 @@ def check_settings(log: Path, wanted: dict[str, Any]) -> None:
             raise ValueError(
                 f"{path} is not valid JSON ({exc}); delete it or pick a new --out"
             ) from None
-        differ = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
+        # The policy's hash binds only runs that have the policy: a run without it is unbound.
+        optional = {"policy_sha256"}
+        differ = {
+            k: (stored.get(k), v)
+            for k, v in wanted.items()
+            if stored.get(k) != v and not (k in optional and None in (stored.get(k), v))
+        }
         if differ:
             said = "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in differ.items())
             raise ValueError(
                 f"{log} holds results of other settings ({said}); rerun with the same options "
                 "or pick a new --out"
+            )
+        if any(stored.get(k) is None and wanted.get(k) is not None for k in optional):
+            path.write_text(
+                json.dumps({**stored, **{k: wanted[k] for k in optional}}, indent=2) + "\n"
             )
         return
     # A CSV from before settings were recorded is taken to match (it cannot be checked).

@@ -244,3 +244,21 @@ def test_the_comparison_is_reproducible() -> None:
         compare(None, [5], [200.0], protocol="mine")
     fc = first[0]
     assert fc.steps == 1 and fc.cost == 256.0  # one fc neighbourhood of 256 (1 unit each)
+
+
+def test_results_settings_bind_the_policy_hash_only_where_the_policy_ran(tmp_path: Path) -> None:
+    from agents.rl.evaluate import check_settings
+
+    log = tmp_path / "r.csv"
+    base = {"task": "mnist", "scoring": {"eval_size": 100}, "policy_sha256": None}
+    check_settings(log, base)  # SENSE contenders only: recorded, not bound to a policy
+    check_settings(log, {**base, "policy_sha256": "a" * 64})  # the policy joins: now bound
+    assert json.loads(settings_path(log).read_text())["policy_sha256"] == "a" * 64
+    check_settings(log, base)  # SENSE contenders again: still fine
+    with pytest.raises(ValueError, match="policy_sha256"):
+        check_settings(log, {**base, "policy_sha256": "b" * 64})
+    with pytest.raises(ValueError, match="scoring"):
+        check_settings(log, {**base, "scoring": {"eval_size": 200}})
+    settings_path(log).write_text("{broken")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        check_settings(log, base)
