@@ -47,7 +47,8 @@ def make_agent(cfg: SearchConfig) -> SearchAgent:
     """The agent of a search, its generator seeded apart from the env's."""
     agent = make_named_agent(cfg.agent, **cfg.agent_arguments())
     agent.rng = np.random.default_rng((cfg.seed, 1))  # a stream apart from the env's
-    agent.cost_model = cost_model(cfg.cost_model)
+    if cfg.cost_model != "neighbours":  # else the agent's own (SENSE's layer_costs, if given)
+        agent.cost_model = cost_model(cfg.cost_model)
     return agent
 
 

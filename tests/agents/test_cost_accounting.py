@@ -66,3 +66,14 @@ def test_an_agent_left_at_the_default_counts_what_its_env_counts() -> None:
     agent.run(env, Budget(cost=2_000))
     assert agent.cost_model is env.unwrapped.search.cost_model
     assert agent.state_dict()["cost_model"] == "calibrated"
+
+
+def test_a_search_config_keeps_sense_own_neighbour_costs_under_the_default_model() -> None:
+    from agents.run.config import SearchConfig
+    from agents.run.session import make_agent
+
+    costs = {"fc": 1.0, "2.0": 10.0, "1.0": 100.0}
+    agent = make_agent(SearchConfig(budget_evals=10, agent_kwargs={"layer_costs": costs}))
+    assert agent.layer_costs == costs and agent.cost_model.name == "custom"
+    calibrated = make_agent(SearchConfig(budget_evals=10, cost_model="calibrated"))
+    assert calibrated.cost_model.name == "calibrated"
