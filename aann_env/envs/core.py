@@ -213,13 +213,8 @@ class FamilySearch:
     def step_cost(self, layer: int, k: int, committed: bool) -> float:
         """Cost of a SENSE step of ``k`` neighbours of ``layer``: :meth:`cost` plus the cost
         model's fixed and commit costs (none under the default, ``"neighbours"``)."""
-        cost = self.cost(layer, k)
-        model, name = self.cost_model, self.task.arch.layer_names[layer]
-        if model.step:
-            cost += float(model.step.get(name, 0.0))
-        if committed and model.commit:
-            cost += float(model.commit.get(name, 0.0))
-        return cost
+        name = self.task.arch.layer_names[layer]
+        return self.cost(layer, k) + self.cost_model.overhead(name, committed)
 
     # ------------------------------------------------------------------------------ the steps
     def reset(self, net: TernaryNetwork, rng: np.random.Generator) -> None:

@@ -76,10 +76,13 @@ class CostModel:
         Under ``"neighbours"`` this is exactly ``evals * LAYER_COSTS[layer]``, the cost every
         budget was counted in before the model existed.
         """
-        cost = evals * float(self.neighbour.get(layer, 1.0))
-        if self.step:
-            cost += float(self.step.get(layer, 0.0))
-        if committed and self.commit:
+        return evals * float(self.neighbour.get(layer, 1.0)) + self.overhead(layer, committed)
+
+    def overhead(self, layer: str, committed: bool = False) -> float:
+        """What a step of ``layer`` costs besides its neighbours: its fixed cost, plus the
+        commit's if it committed (0 under ``"neighbours"``, and ``x + 0.0 == x``)."""
+        cost = float(self.step.get(layer, 0.0))
+        if committed:
             cost += float(self.commit.get(layer, 0.0))
         return cost
 

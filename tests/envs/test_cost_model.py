@@ -28,6 +28,7 @@ def test_a_model_adds_its_step_and_commit_costs() -> None:
     assert model.step_cost("fc", 64) == 64 + 300
     assert model.step_cost("fc", 64, committed=True) == 64 + 300 + 50
     assert model.step_cost("1.0", 2, committed=True) == 1800 + 10
+    assert model.overhead("fc", committed=True) == 350 and NEIGHBOURS.overhead("fc", True) == 0
     assert CostModel.from_dict(model.to_dict()) == model
 
 
